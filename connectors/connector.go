@@ -1,0 +1,107 @@
+// Package connectors defines the contract between the worker and a queue backend.
+//
+// A job moves through four states: ready (pushed, possibly delayed), reserved (popped by a worker
+// with a lease), and then either deleted (its handler succeeded, or it was moved to the failed store)
+// or released (put back, possibly delayed, to run again). A reservation whose lease ends without a
+// delete or release makes the job ready again: that is how a crashed worker's jobs come back.
+//
+// Queue is kept small on purpose; abilities only some backends have (batch pop, blocking wait,
+// lease extension, restart broadcast, bulk push) are the optional interfaces below, found by type
+// assertion. No backend client type (go-redis, gorm, beanstalk) crosses this package's API.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Queue is the transport contract every backend implements. Every I/O method takes a context; a
+// backend that cannot be reached returns an error wrapping ErrUnavailable.
+type Queue interface {
+	// Push stores payload on queue, ready now or after delay, and returns the backend's job id.
+	// The payload is a Laravel/think-queue envelope; backends that keep id and attempts inside the
+	// payload (Redis) add them here.
+	Push(ctx context.Context, queue string, payload []byte, delay time.Duration) (id string, err error)
+	// Pop reserves the next available job of queue for the connection's lease (retry_after) and
+	// counts an attempt. It returns nil, nil when the queue has no available job.
+	Pop(ctx context.Context, queue string) (*Reserved, error)
+	// Delete removes a reserved job for good. It returns an error wrapping ErrLeaseLost when the
+	// reservation no longer exists (the lease ran out and another worker took the job).
+	Delete(ctx context.Context, job *Reserved) error
+	// Release ends the reservation and makes the job ready again after delay, keeping its attempts.
+	Release(ctx context.Context, job *Reserved, delay time.Duration) error
+	// Size counts every job of queue: ready, delayed and reserved.
+	Size(ctx context.Context, queue string) (int64, error)
+	// Clear deletes every job of queue and returns how many there were.
+	Clear(ctx context.Context, queue string) (int64, error)
+	// Close releases the backend's connections. It is safe to call twice.
+	Close() error
+}
+
+// Reserved is one reservation of a job, as Pop returned it.
+type Reserved struct {
+	// Queue is the queue the job was popped from.
+	Queue string
+	// ID is the backend's job id (row id, Redis payload id, beanstalkd job id).
+	ID string
+	// Attempts counts reservations of this job including this one, so it is 1 on the first run.
+	Attempts int
+	// Payload is the job envelope as the handler should see it and as the failed store keeps it.
+	Payload []byte
+	// Receipt is whatever the backend needs to delete or release exactly this reservation (Redis
+	// keeps the reserved member string byte for byte). Only the backend that made it reads it.
+	Receipt string
+}
+
+// Sentinel errors backends wrap, so callers decide with errors.Is and never match strings.
+var (
+	// ErrUnavailable means the backend could not be reached; the caller backs off and tries again.
+	ErrUnavailable = errors.New("queue backend unavailable")
+	// ErrLeaseLost means a reservation ended before the worker deleted or released it.
+	ErrLeaseLost = errors.New("reservation lost")
+	// ErrNotMigrated means the backend's tables are missing; the fix is `qctl migrate`.
+	ErrNotMigrated = errors.New("queue tables missing: run `qctl migrate`")
+)
+
+// BatchPopper reserves several jobs in one round trip, so a worker with free slots fills them at
+// once instead of paying a round trip per job.
+type BatchPopper interface {
+	// PopN reserves up to n available jobs of queue, oldest first; it returns an empty slice when
+	// none is available.
+	PopN(ctx context.Context, queue string, n int) ([]*Reserved, error)
+}
+
+// BatchDeleter deletes several finished jobs in one round trip.
+type BatchDeleter interface {
+	// DeleteN deletes every job in jobs; a job whose reservation is already gone is skipped.
+	DeleteN(ctx context.Context, jobs []*Reserved) error
+}
+
+// BulkPusher pushes many payloads in one round trip (pipelined or in one statement).
+type BulkPusher interface {
+	PushBulk(ctx context.Context, queue string, payloads [][]byte, delay time.Duration) (ids []string, err error)
+}
+
+// Waiter blocks until a job may be available on queue, so an idle worker picks new work up within
+// milliseconds instead of sleeping. It returns true when woken by a push and false when d passed.
+type Waiter interface {
+	Wait(ctx context.Context, queue string, d time.Duration) (bool, error)
+}
+
+// LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
+// than retry_after is never handed to a second worker.
+type LeaseExtender interface {
+	// Extend makes job's lease end lease from now. It returns an error wrapping ErrLeaseLost when
+	// the reservation is already gone.
+	Extend(ctx context.Context, job *Reserved, lease time.Duration) error
+}
+
+// Restarter stores the restart signal in the backend itself, so `qctl restart` reaches every
+// worker that shares the backend and no other store is needed.
+type Restarter interface {
+	// RestartSignal returns the stored value, or "" when no restart was ever broadcast.
+	RestartSignal(ctx context.Context) (string, error)
+	// BroadcastRestart stores value (a unix timestamp) for every worker to see.
+	BroadcastRestart(ctx context.Context, value string) error
+}
