@@ -1,0 +1,400 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// decoder turns the generic TOML tree into a Config. It walks the tree by hand instead of
+// letting toml.Decode fill a struct because struct decoding stops at the first type mismatch,
+// while a user fixing a file wants every problem in one run. Walking by hand also makes unknown
+// keys fall out of the same loop that reads the known ones.
+type decoder struct {
+	lookupEnv func(string) (string, bool)
+	lines     lineIndex
+	errs      Errors
+}
+
+// fail records a problem with the key at path.
+func (d *decoder) fail(path []string, format string, args ...any) {
+	d.errs = append(d.errs, Error{
+		Key:  toml.Key(path).String(),
+		Line: d.lines.find(path),
+		Msg:  fmt.Sprintf(format, args...),
+	})
+}
+
+// failItem records a problem with element i of the array at path, as key "path[i]".
+func (d *decoder) failItem(path []string, i int, format string, args ...any) {
+	d.errs = append(d.errs, Error{
+		Key:  fmt.Sprintf("%s[%d]", toml.Key(path), i),
+		Line: d.lines.find(path),
+		Msg:  fmt.Sprintf(format, args...),
+	})
+}
+
+// connectionKeys lists every key a connection may have and the drivers that read it. A key no
+// driver reads is unknown; a key of another driver is reported as not used, because it is
+// usually copied from another section and would otherwise be ignored without a word.
+var connectionKeys = map[string][]string{
+	"driver":      allDrivers,
+	"queue":       allDrivers,
+	"retry_after": {DriverDatabase, DriverRedis, DriverBeanstalkd},
+	"block_for":   {DriverRedis, DriverBeanstalkd},
+	"format":      {DriverDatabase, DriverRedis},
+
+	"dialect": {DriverDatabase},
+	"dsn":     {DriverDatabase},
+	"table":   {DriverDatabase},
+
+	"addr":  {DriverRedis, DriverBeanstalkd},
+	"addrs": {DriverRedis, DriverBeanstalkd},
+
+	"mode":         {DriverRedis},
+	"master_name":  {DriverRedis},
+	"username":     {DriverRedis},
+	"password":     {DriverRedis},
+	"db":           {DriverRedis},
+	"tls":          {DriverRedis},
+	"prefix":       {DriverRedis},
+	"cache_prefix": {DriverRedis},
+
+	"priority":    {DriverBeanstalkd},
+	"bury_failed": {DriverBeanstalkd},
+}
+
+// failedKeys lists the keys of [failed] and the store drivers that read them.
+var failedKeys = map[string][]string{
+	"driver":  {DriverDatabase, DriverNull},
+	"dialect": {DriverDatabase},
+	"dsn":     {DriverDatabase},
+	"table":   {DriverDatabase},
+	"uuids":   {DriverDatabase},
+}
+
+// document decodes the top level, then resolves what depends on several sections: the default
+// connection and the failed store's fallback database.
+func (d *decoder) document(doc map[string]any) *Config {
+	cfg := &Config{Connections: map[string]Connection{}, Handlers: map[string]Handler{}}
+	var failedTable map[string]any
+	for _, key := range sortedKeys(doc) {
+		path := []string{key}
+		switch key {
+		case "default":
+			cfg.Default = d.str(path, doc[key])
+		case "connections":
+			conns := d.table(path, doc[key])
+			if conns != nil && len(conns) == 0 {
+				d.fail(path, "at least one [connections.NAME] table is required")
+			}
+			for _, name := range sortedKeys(conns) {
+				if tbl := d.table(append(path, name), conns[name]); tbl != nil {
+					cfg.Connections[name] = d.connection(name, tbl)
+				}
+			}
+		case "failed":
+			failedTable = d.table(path, doc[key])
+		case "handlers":
+			handlers := d.table(path, doc[key])
+			for _, name := range sortedKeys(handlers) {
+				if tbl := d.table(append(path, name), handlers[name]); tbl != nil {
+					cfg.Handlers[name] = d.handler(name, tbl)
+				}
+			}
+		default:
+			d.fail(path, "unknown key")
+		}
+	}
+	if _, ok := doc["connections"]; !ok {
+		d.fail([]string{"connections"}, "at least one [connections.NAME] table is required")
+	}
+	d.resolveDefault(cfg)
+	cfg.Failed = d.failed(failedTable, cfg)
+	return cfg
+}
+
+// connection decodes [connections.name], applies its driver's defaults and validates it.
+func (d *decoder) connection(name string, tbl map[string]any) Connection {
+	base := []string{"connections", name}
+	c := Connection{Name: name}
+	if v, ok := tbl["driver"]; ok {
+		c.Driver = d.str(append(base, "driver"), v)
+	}
+	knownDriver := slices.Contains(allDrivers, c.Driver)
+	set := map[string]bool{}
+	for _, key := range sortedKeys(tbl) {
+		path := append(base[:2:2], key)
+		drivers, known := connectionKeys[key]
+		switch {
+		case !known:
+			d.fail(path, "unknown key")
+			continue
+		case key == "driver":
+			continue
+		case knownDriver && !slices.Contains(drivers, c.Driver):
+			d.fail(path, "not used by driver %q", c.Driver)
+			continue
+		}
+		set[key] = true
+		v := tbl[key]
+		switch key {
+		case "queue":
+			c.Queue = d.str(path, v)
+		case "retry_after":
+			c.RetryAfter = d.seconds(path, v)
+		case "block_for":
+			c.BlockFor = d.seconds(path, v)
+		case "format":
+			c.Format = d.str(path, v)
+		case "dialect":
+			c.Dialect = d.str(path, v)
+		case "dsn":
+			c.DSN = d.str(path, v)
+		case "table":
+			c.Table = d.str(path, v)
+		case "addr":
+			c.Addr = d.str(path, v)
+		case "addrs":
+			c.Addrs = d.strs(path, v)
+		case "mode":
+			c.Mode = d.str(path, v)
+		case "master_name":
+			c.MasterName = d.str(path, v)
+		case "username":
+			c.Username = d.str(path, v)
+		case "password":
+			c.Password = d.str(path, v)
+		case "db":
+			c.DB = int(d.integer(path, v, 0, math.MaxInt32))
+		case "tls":
+			c.TLS = d.boolean(path, v)
+		case "prefix":
+			c.Prefix = d.str(path, v)
+		case "cache_prefix":
+			c.CachePrefix = d.str(path, v)
+		case "priority":
+			c.Priority = uint32(d.integer(path, v, 0, math.MaxUint32))
+		case "bury_failed":
+			c.BuryFailed = d.boolean(path, v)
+		}
+	}
+	applyConnectionDefaults(&c, set)
+	d.validateConnection(base, c)
+	return c
+}
+
+// failed decodes [failed] (tbl is nil when the section is absent) and fills what it leaves out
+// from the default connection.
+func (d *decoder) failed(tbl map[string]any, cfg *Config) Failed {
+	base := []string{"failed"}
+	f := Failed{}
+	if v, ok := tbl["driver"]; ok {
+		f.Driver = d.str(append(base, "driver"), v)
+	}
+	if f.Driver == "" {
+		f.Driver = DriverDatabase
+	}
+	knownDriver := slices.Contains(failedKeys["driver"], f.Driver)
+	set := map[string]bool{}
+	for _, key := range sortedKeys(tbl) {
+		path := append(base[:1:1], key)
+		drivers, known := failedKeys[key]
+		switch {
+		case !known:
+			d.fail(path, "unknown key")
+			continue
+		case key == "driver":
+			continue
+		case knownDriver && !slices.Contains(drivers, f.Driver):
+			d.fail(path, "not used by driver %q", f.Driver)
+			continue
+		}
+		set[key] = true
+		v := tbl[key]
+		switch key {
+		case "dialect":
+			f.Dialect = d.str(path, v)
+		case "dsn":
+			f.DSN = d.str(path, v)
+		case "table":
+			f.Table = d.str(path, v)
+		case "uuids":
+			f.UUIDs = d.boolean(path, v)
+		}
+	}
+	var fallback *Connection
+	if c, ok := cfg.Connections[cfg.Default]; ok && c.Driver == DriverDatabase {
+		fallback = &c
+	}
+	applyFailedDefaults(&f, set, fallback)
+	d.validateFailed(base, f, set, fallback)
+	return f
+}
+
+// handler decodes [handlers."name"].
+func (d *decoder) handler(name string, tbl map[string]any) Handler {
+	base := []string{"handlers", name}
+	h := Handler{Name: name}
+	for _, key := range sortedKeys(tbl) {
+		path := append(base[:2:2], key)
+		v := tbl[key]
+		switch key {
+		case "command":
+			h.Command = d.strs(path, v)
+		case "dir":
+			h.Dir = d.str(path, v)
+		case "env":
+			h.Env = d.strMap(path, v)
+		case "timeout":
+			h.Timeout = d.seconds(path, v)
+		default:
+			d.fail(path, "unknown key")
+		}
+	}
+	d.validateHandler(base, h, tbl)
+	return h
+}
+
+// table returns v as a TOML table, or reports a type error and returns nil.
+func (d *decoder) table(path []string, v any) map[string]any {
+	t, ok := v.(map[string]any)
+	if !ok {
+		d.fail(path, "want a table, got %s", typeName(v))
+	}
+	return t
+}
+
+// str returns v as an expanded string, or reports a problem and returns "".
+func (d *decoder) str(path []string, v any) string {
+	s, ok := v.(string)
+	if !ok {
+		d.fail(path, "want a string, got %s", typeName(v))
+		return ""
+	}
+	expanded, err := expand(s, d.lookupEnv)
+	if err != nil {
+		d.fail(path, "%v", err)
+		return s // not "": an empty value would add a misleading "required" error
+	}
+	return expanded
+}
+
+// strs returns v as a list of expanded strings, reporting each bad element.
+func (d *decoder) strs(path []string, v any) []string {
+	items, ok := v.([]any)
+	if !ok {
+		d.fail(path, "want an array of strings, got %s", typeName(v))
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for i, item := range items {
+		s, ok := item.(string)
+		if !ok { // keep the slot so later indexes still match the file
+			d.failItem(path, i, "want a string, got %s", typeName(item))
+		}
+		expanded, err := expand(s, d.lookupEnv)
+		if err != nil {
+			d.failItem(path, i, "%v", err)
+			expanded = s
+		}
+		out = append(out, expanded)
+	}
+	return out
+}
+
+// strMap returns v as a table of expanded strings, reporting each bad value under its own key.
+func (d *decoder) strMap(path []string, v any) map[string]string {
+	tbl, ok := v.(map[string]any)
+	if !ok {
+		d.fail(path, "want a table of strings, got %s", typeName(v))
+		return nil
+	}
+	out := make(map[string]string, len(tbl))
+	for _, k := range sortedKeys(tbl) {
+		out[k] = d.str(append(path[:len(path):len(path)], k), tbl[k])
+	}
+	return out
+}
+
+// integer returns v as an integer in [lo, hi], or reports a problem and returns lo.
+func (d *decoder) integer(path []string, v any, lo, hi int64) int64 {
+	n, ok := v.(int64)
+	switch {
+	case !ok:
+		d.fail(path, "want an integer, got %s", typeName(v))
+	case n < lo || n > hi:
+		d.fail(path, "must be between %d and %d, got %d", lo, hi, n)
+	default:
+		return n
+	}
+	return lo
+}
+
+// maxSeconds is the largest whole number of seconds a time.Duration holds.
+const maxSeconds = math.MaxInt64 / int64(time.Second)
+
+// seconds returns v, an integer number of seconds, as a Duration. Durations are plain integers
+// (not "90s" strings) to match Laravel's config/queue.php and keep files portable between both.
+func (d *decoder) seconds(path []string, v any) time.Duration {
+	n, ok := v.(int64)
+	switch {
+	case !ok:
+		d.fail(path, "want an integer number of seconds, got %s", typeName(v))
+	case n < 0:
+		d.fail(path, "must not be negative, got %d", n)
+	case n > maxSeconds:
+		d.fail(path, "too large: %d seconds", n)
+	default:
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
+// boolean returns v as a bool, or reports a type error and returns false.
+func (d *decoder) boolean(path []string, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		d.fail(path, "want a boolean (true or false), got %s", typeName(v))
+	}
+	return b
+}
+
+// typeName names the TOML type of a decoded value for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case time.Time:
+		return "datetime"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "table"
+	case []map[string]any:
+		return "array of tables"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+// sortedKeys returns the keys of m in order, so that decoding (and any error it reports) does
+// not depend on Go's random map order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
