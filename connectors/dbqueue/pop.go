@@ -1,0 +1,153 @@
+package dbqueue
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/internal/sqldb"
+)
+
+// Pop reserves the oldest available job of queue, or returns nil, nil when there is none.
+func (q *Queue) Pop(ctx context.Context, queue string) (*connectors.Reserved, error) {
+	jobs, err := q.reserve(ctx, "pop", queue, 1)
+	if err != nil || len(jobs) == 0 {
+		return nil, err
+	}
+	return jobs[0], nil
+}
+
+// PopN reserves up to n available jobs of queue, oldest first, in one statement (PostgreSQL,
+// SQLite) or one transaction (MySQL).
+func (q *Queue) PopN(ctx context.Context, queue string, n int) ([]*connectors.Reserved, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	return q.reserve(ctx, "pop", queue, n)
+}
+
+// reserveArgs returns the pop statement's arguments in the order its dialect's text wants.
+func (q *Queue) reserveArgs(now int64, queue string, n int) []any {
+	lapsed := now - q.retryAfter
+	switch {
+	case q.dialect == sqldb.MySQL && q.retryAfter > 0:
+		return []any{queue, now, lapsed, n}
+	case q.dialect == sqldb.MySQL:
+		return []any{queue, now, n}
+	case q.retryAfter > 0:
+		return []any{now, queue, lapsed, n}
+	default:
+		return []any{now, queue, n}
+	}
+}
+
+func (q *Queue) reserve(ctx context.Context, op, queue string, n int) ([]*connectors.Reserved, error) {
+	now := q.unix()
+	var (
+		jobs []*connectors.Reserved
+		err  error
+	)
+	if q.dialect == sqldb.MySQL {
+		err = q.retryDeadlock(func() (err error) {
+			jobs, err = q.reserveMySQL(ctx, now, queue, n)
+			return err
+		})
+	} else {
+		jobs, err = q.reserveReturning(ctx, now, queue, n)
+	}
+	if err != nil {
+		return nil, q.fail(op, err)
+	}
+	for _, j := range jobs {
+		j.Queue = queue
+		// The reservation is this (id, attempts) pair: every pop of the row, by qctl or PHP,
+		// counts an attempt, so Extend can tell its own reservation from a later one.
+		j.Receipt = strconv.Itoa(j.Attempts)
+	}
+	return jobs, nil
+}
+
+// reserveReturning runs the one-statement UPDATE … RETURNING pop and puts the jobs in id order,
+// which RETURNING does not promise.
+func (q *Queue) reserveReturning(ctx context.Context, now int64, queue string, n int) ([]*connectors.Reserved, error) {
+	rows, err := q.db.QueryContext(ctx, q.sql.pop, q.reserveArgs(now, queue, n)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	jobs := make([]*connectors.Reserved, 0, min(n, 64))
+	for rows.Next() {
+		var (
+			id int64
+			j  connectors.Reserved
+		)
+		if err := rows.Scan(&id, &j.Payload, &j.Attempts); err != nil {
+			return nil, err
+		}
+		j.ID = strconv.FormatInt(id, 10)
+		jobs = append(jobs, &j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(jobs, byID)
+	return jobs, nil
+}
+
+// reserveMySQL pops in one transaction: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE the rows it
+// locked.
+func (q *Queue) reserveMySQL(ctx context.Context, now int64, queue string, n int) (jobs []*connectors.Reserved, err error) {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	rows, err := tx.QueryContext(ctx, q.sql.pop, q.reserveArgs(now, queue, n)...)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{now}
+	for rows.Next() {
+		var (
+			id int64
+			j  connectors.Reserved
+		)
+		if err = rows.Scan(&id, &j.Payload, &j.Attempts); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		j.ID = strconv.FormatInt(id, 10)
+		j.Attempts++
+		jobs = append(jobs, &j)
+		args = append(args, id)
+	}
+	rows.Close()
+	if err = rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(jobs) == 0 {
+		return nil, tx.Rollback()
+	}
+	if _, err = tx.ExecContext(ctx, inList(q.sql.reservePrefix, len(jobs)), args...); err != nil {
+		return nil, err
+	}
+	if err = tx.Commit(); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// byID orders reservations by row id. IDs are decimal without leading zeros, so a shorter one is
+// smaller, and equal lengths compare as strings.
+func byID(a, b *connectors.Reserved) int {
+	if len(a.ID) != len(b.ID) {
+		return len(a.ID) - len(b.ID)
+	}
+	return strings.Compare(a.ID, b.ID)
+}
