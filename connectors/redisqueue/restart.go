@@ -1,0 +1,25 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RestartSignal returns the value under the restart key (Laravel's cache key
+// "illuminate:queue:restart", think-queue's "think:queue:restart"), or "" when none was stored.
+func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
+	v, err := q.rdb.Get(ctx, q.restartKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, q.wrap("read restart signal", q.restartKey, err)
+}
+
+// BroadcastRestart stores value under the restart key as a plain string without expiry, as
+// Laravel's Cache::forever stores a numeric value, so `php artisan queue:restart` and
+// `qctl restart` stop each other's workers.
+func (q *Queue) BroadcastRestart(ctx context.Context, value string) error {
+	return q.wrap("store restart signal", q.restartKey, q.rdb.Set(ctx, q.restartKey, value, 0).Err())
+}
