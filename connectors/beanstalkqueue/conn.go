@@ -1,0 +1,116 @@
+package beanstalkqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	beanstalk "github.com/beanstalkd/go-beanstalk"
+)
+
+// conn is one TCP connection to a server, with the go-beanstalk client on it. go-beanstalk's Conn
+// is not safe for concurrent use, and a bound conn is reached from two goroutines (the job's holder
+// deleting it, a lease extender touching it), so mu serializes every command on it.
+type conn struct {
+	id  uint64 // set once by dial
+	srv *server
+	nc  net.Conn
+	bc  *beanstalk.Conn
+
+	broken    atomic.Bool // discarded; set once, read without mu
+	idleSince time.Time   // guarded by srv.mu
+
+	mu       sync.Mutex
+	watching string            // the one tube watch makes reserve look at; "" = beanstalkd's "default"
+	watch    beanstalk.TubeSet // bc's watch list; go-beanstalk sends watch/ignore only on change
+	res      reservation       // the reservation this conn holds; zero when none
+}
+
+// reservation is the one job a bound conn holds reserved.
+type reservation struct {
+	gen      uint64 // Queue-unique number of this reservation; 0 = none
+	job      uint64
+	pri      uint32        // the job's priority, kept on release and bury
+	ttr      time.Duration // the job's own TTR (its producer chose it), restarted by touch
+	deadline time.Time     // local; never earlier than the server's, so reclaiming is safe
+}
+
+// watchTube makes reserve on c look at tube only. It is free when c already watches tube: the
+// watch list is kept per connection and go-beanstalk pipelines any watch/ignore with the reserve.
+func (c *conn) watchTube(tube string) {
+	if c.watching != tube {
+		c.watch.Name = map[string]bool{tube: true}
+		c.watching = tube
+	}
+}
+
+// do runs one command on c (the caller holds c.mu) and lets ctx interrupt its I/O. A reply from
+// the server (NOT_FOUND, TIMED_OUT...) comes back as go-beanstalk's error, with c still usable.
+// Any other failure leaves the connection in an unknown state, so c is discarded and the error
+// names the server and wraps ErrUnavailable, or the context's error when ctx interrupted it.
+func (c *conn) do(ctx context.Context, op string, cmd func() error) error {
+	if c.broken.Load() {
+		return c.srv.unavailable(op, errors.New("connection was closed"))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("beanstalkd %s: %s: %w", c.srv.addr, op, err)
+	}
+	stop := c.interruptOn(ctx)
+	err := cmd()
+	interrupted := stop()
+	if err == nil || isReply(err) {
+		return err
+	}
+	c.srv.discard(c, !interrupted)
+	if interrupted {
+		return fmt.Errorf("beanstalkd %s: %s: %w", c.srv.addr, op, ctx.Err())
+	}
+	return c.srv.unavailable(op, err)
+}
+
+// longAgo is a deadline in the past: setting it makes blocked I/O return at once.
+var longAgo = time.Unix(1, 0)
+
+// interruptOn applies ctx's deadline to c's I/O and makes cancelling ctx interrupt it. stop undoes
+// both and reports whether ctx ended (the I/O may then have been cut off midway).
+func (c *conn) interruptOn(ctx context.Context) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.nc.SetDeadline(d)
+	}
+	cut := make(chan struct{})
+	stopCut := context.AfterFunc(ctx, func() {
+		c.nc.SetDeadline(longAgo)
+		close(cut)
+	})
+	return func() bool {
+		if !stopCut() {
+			<-cut // let it finish, so the reset below is the last word
+		}
+		c.nc.SetDeadline(time.Time{})
+		return ctx.Err() != nil
+	}
+}
+
+// serverReplies are the errors go-beanstalk returns for a well-formed reply line from the server:
+// the command failed but the connection is in step.
+var serverReplies = []error{
+	beanstalk.ErrNotFound, beanstalk.ErrTimeout, beanstalk.ErrDeadline, beanstalk.ErrBuried,
+	beanstalk.ErrDraining, beanstalk.ErrOOM, beanstalk.ErrInternal, beanstalk.ErrJobTooBig,
+	beanstalk.ErrBadFormat, beanstalk.ErrUnknown, beanstalk.ErrNoCRLF, beanstalk.ErrNotIgnored,
+}
+
+func isReply(err error) bool {
+	for _, r := range serverReplies {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
+}

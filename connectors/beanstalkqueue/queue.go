@@ -1,0 +1,164 @@
+// Package beanstalkqueue is the `beanstalkd` driver: the queue name is the tube, and jobs carry
+// beanstalkd's own priority, delay and time-to-run (TTR = retry_after), as Laravel's and
+// think-queue's beanstalkd drivers use them, so PHP and qctl producers and workers share tubes.
+//
+// # Connections
+//
+// beanstalkd ties a reservation to the connection that made it: only that connection may delete,
+// release, bury or touch the job, and closing it hands the job back. So every reservation here owns
+// one connection from Pop until Delete, Release or Bury ends it, and Reserved.Receipt names that
+// connection. Other operations borrow an idle connection for one command. A worker running C jobs
+// at once therefore holds about C+1 connections per server; a reservation that is abandoned (its
+// holder never deletes it) gives its connection back once its TTR has certainly run out.
+//
+// # Several servers
+//
+// With Options.Addrs, each tube lives on one server chosen by rendezvous hashing of the tube name
+// against the server addresses (see placement.go). A server that is down fails only its own tubes.
+//
+// # What beanstalkd decides
+//
+// The server keeps time: delays and TTRs run on its clock, so there is no Now option. Delays and
+// TTRs are whole seconds (rounded up). Attempts are the job's `reserves` count from stats-job, as
+// Laravel counts them. Extend is `touch`, which restarts the job's full TTR whatever lease the
+// caller asks for. There is no Waiter: beanstalkd's only way to wait is to reserve, so a blocking
+// wait would take a job nobody runs yet and count an attempt for it; instead Pop itself waits up to
+// Options.BlockFor (reserve-with-timeout), as Laravel's block_for does.
+package beanstalkqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultAddr       = "127.0.0.1:11300"
+	DefaultPriority   = 1024
+	DefaultRetryAfter = 90 * time.Second
+)
+
+// dialTimeout bounds connecting to a server when the caller's context has no earlier deadline.
+const dialTimeout = 5 * time.Second
+
+// Options configures a Queue. The zero value talks to DefaultAddr.
+type Options struct {
+	// Addr is the one server to use; DefaultAddr when both Addr and Addrs are empty.
+	Addr string
+	// Addrs spreads tubes over several servers (rendezvous hashing of the tube name). Every process
+	// sharing the servers must list the same addresses spelled the same way, since the spelling is
+	// what is hashed. Set Addr or Addrs, not both.
+	Addrs []string
+	// Priority is the priority of Push (0 is most urgent); 0 here means DefaultPriority, so push
+	// with priority 0 through PushPriority.
+	Priority uint32
+	// RetryAfter is the TTR of pushed jobs: whole seconds, rounded up, at least one.
+	// DefaultRetryAfter when zero.
+	RetryAfter time.Duration
+	// BlockFor is how long Pop waits for a job on an empty tube (reserve-with-timeout, whole
+	// seconds). Zero makes Pop return at once. With several queues in strict priority order, each
+	// empty queue costs its Pop this long, exactly as Laravel's block_for does.
+	BlockFor time.Duration
+}
+
+// Queue is a beanstalkd connector. It is safe for concurrent use.
+type Queue struct {
+	servers  []*server
+	instance uint64 // tells this Queue's receipts from another's
+	priority uint32
+	ttr      time.Duration
+	blockFor time.Duration
+
+	gen       atomic.Uint64 // numbers reservations, so a stale receipt never matches a new one
+	closeOnce sync.Once
+}
+
+var (
+	_ connectors.Queue         = (*Queue)(nil)
+	_ connectors.LeaseExtender = (*Queue)(nil)
+)
+
+// instances numbers the Queues of this process for their receipts.
+var instances atomic.Uint64
+
+// errClosed is returned by every operation after Close.
+var errClosed = errors.New("beanstalkqueue: queue is closed")
+
+// Open checks the options and connects to every server. It fails only when no server can be
+// reached (the error wraps connectors.ErrUnavailable and names each address): with several servers,
+// one that is down fails just its own tubes, later, and is reconnected to when it is back.
+func Open(ctx context.Context, o Options) (*Queue, error) {
+	addrs := o.Addrs
+	switch {
+	case o.Addr != "" && len(o.Addrs) > 0:
+		return nil, errors.New("beanstalkqueue: set Addr or Addrs, not both")
+	case len(addrs) == 0 && o.Addr != "":
+		addrs = []string{o.Addr}
+	case len(addrs) == 0:
+		addrs = []string{DefaultAddr}
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if a == "" || seen[a] {
+			return nil, fmt.Errorf("beanstalkqueue: server address %q is empty or listed twice", a)
+		}
+		seen[a] = true
+	}
+	q := &Queue{
+		instance: instances.Add(1),
+		priority: o.Priority,
+		ttr:      wholeSeconds(o.RetryAfter),
+		blockFor: wholeSeconds(o.BlockFor),
+	}
+	if q.priority == 0 {
+		q.priority = DefaultPriority
+	}
+	if o.RetryAfter <= 0 {
+		q.ttr = DefaultRetryAfter
+	}
+	if q.ttr < time.Second {
+		q.ttr = time.Second
+	}
+	for i, a := range addrs {
+		q.servers = append(q.servers, newServer(i, a))
+	}
+	var errs []error
+	for _, s := range q.servers {
+		c, err := s.acquire(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.release(c)
+	}
+	if len(errs) == len(q.servers) {
+		q.Close()
+		return nil, errors.Join(errs...)
+	}
+	return q, nil
+}
+
+// Close closes every connection; beanstalkd hands the jobs they had reserved back to their tubes.
+// Operations still running fail. Close is safe to call twice.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(func() {
+		for _, s := range q.servers {
+			s.close()
+		}
+	})
+	return nil
+}
+
+// wholeSeconds rounds d up to whole seconds, beanstalkd's unit, so a delay never ends early.
+func wholeSeconds(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
+}
