@@ -1,0 +1,106 @@
+package worker_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/qctl/qctl/connectors/connectortest"
+	"github.com/qctl/qctl/connectors/dbqueue"
+	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/internal/sqldb"
+	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/worker"
+)
+
+// BenchmarkDrain measures how fast one worker process drains no-op jobs: b.N jobs are pushed in
+// bulk, then a worker with --stop-when-empty runs them all. Run with
+//
+//	go test -run '^$' -bench Drain -benchtime 20000x ./worker/
+func BenchmarkDrain(b *testing.B) {
+	backends := []struct {
+		name, dialect, addr, how string
+		dsn                      func(b *testing.B) string
+	}{
+		{"sqlite", "sqlite", "", "", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }},
+		{"postgres", "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start",
+			func(*testing.B) string { return "host=127.0.0.1 user=postgres dbname=test sslmode=disable" }},
+	}
+	for _, be := range backends {
+		for _, conc := range []int{1, 10, 50} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", be.name, conc), func(b *testing.B) {
+				if be.addr != "" {
+					connectortest.RequireService(b, be.name, be.addr, be.how)
+				}
+				drain(b, be.dialect, be.dsn(b), conc)
+			})
+		}
+	}
+}
+
+func drain(b *testing.B, dialect, dsn string, concurrency int) {
+	ctx := context.Background()
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	table := "jobs_bench_" + hex.EncodeToString(suffix)
+	q, err := dbqueue.Open(ctx, dbqueue.Options{Dialect: dialect, DSN: dsn, Table: table, RetryAfter: time.Minute, AutoMigrate: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	defer dropTable(b, dialect, dsn, table)
+	store, err := failed.Open(ctx, failed.Options{Dialect: "sqlite", DSN: filepath.Join(b.TempDir(), "failed.db"), AutoMigrate: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+
+	payload, _ := jobs.NewPayload("Noop", []byte(`{"n":1}`)).Encode()
+	batch := make([][]byte, 0, 1000)
+	for pushed := 0; pushed < b.N; pushed += len(batch) {
+		batch = batch[:0]
+		for i := 0; i < 1000 && pushed+i < b.N; i++ {
+			batch = append(batch, payload)
+		}
+		if _, err := q.PushBulk(ctx, "default", batch, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reg := jobs.NewRegistry()
+	reg.Register("Noop", func(context.Context, *jobs.Job) error { return nil })
+	w := worker.New(worker.Deps{Queue: q, Handlers: reg, Failed: store}, worker.Options{
+		Concurrency: concurrency, StopWhenEmpty: true, Sleep: time.Millisecond, Lease: time.Minute,
+	})
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := w.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n, _ := q.Size(ctx, "default"); n != 0 {
+		b.Fatalf("%d jobs left after the drain", n)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+}
+
+func dropTable(b *testing.B, dialect, dsn, table string) {
+	if dialect == "sqlite" {
+		return // the file is in b.TempDir()
+	}
+	db, err := sqldb.Open(context.Background(), dialect, dsn)
+	if err != nil {
+		b.Logf("dropping %s: %v", table, err)
+		return
+	}
+	if err := db.Exec("DROP TABLE IF EXISTS " + sqldb.Quote(dialect, table)).Error; err != nil {
+		b.Logf("dropping %s: %v", table, err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}

@@ -1,0 +1,142 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EventType names what happened.
+type EventType string
+
+// The events a worker reports.
+const (
+	EventStarting  EventType = "starting"  // the worker is about to pop
+	EventProcessed EventType = "processed" // the handler succeeded and the job is deleted
+	EventReleased  EventType = "released"  // the job went back to the queue to run again
+	EventFailed    EventType = "failed"    // the job went to the failed store
+	EventError     EventType = "error"     // the worker hit an error it survives (backend down, ...)
+	EventPaused    EventType = "paused"
+	EventResumed   EventType = "resumed"
+	EventStopping  EventType = "stopping" // the worker stops popping, for Reason
+	EventStopped   EventType = "stopped"  // the worker is done, for Reason
+)
+
+// Event is one thing a worker did, for logs and log shippers.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Type     EventType     `json:"event"`
+	Worker   string        `json:"worker,omitempty"`
+	Job      string        `json:"job,omitempty"`
+	ID       string        `json:"id,omitempty"`
+	Queue    string        `json:"queue,omitempty"`
+	Attempts int           `json:"attempts,omitempty"`
+	Duration time.Duration `json:"-"`
+	Delay    time.Duration `json:"-"`
+	Error    string        `json:"error,omitempty"`
+	Reason   StopReason    `json:"reason,omitempty"`
+}
+
+// Reporter receives every event. It is called from several goroutines.
+type Reporter func(Event)
+
+// TextReporter writes one aligned line per finished job, like `php artisan queue:work`:
+//
+//	2026-11-21 10:00:00 SendEmail ..................................... 12.34ms DONE
+func TextReporter(w io.Writer) Reporter {
+	var mu sync.Mutex
+	return func(e Event) {
+		line := textLine(e)
+		if line == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, line+"\n")
+	}
+}
+
+// textWidth is the width a job line is padded to: an 80-column terminal.
+const textWidth = 80
+
+func textLine(e Event) string {
+	stamp := e.Time.Format("2006-01-02 15:04:05")
+	var status string
+	switch e.Type {
+	case EventProcessed:
+		status = "DONE"
+	case EventReleased:
+		status = "RELEASED"
+		if e.Delay > 0 {
+			status += " (retry in " + e.Delay.String() + ")"
+		}
+	case EventFailed:
+		status = "FAIL"
+	case EventError:
+		return fmt.Sprintf("%s ERROR %s", stamp, e.Error)
+	case EventStopping, EventStopped, EventPaused, EventResumed:
+		if e.Type == EventStopped {
+			return fmt.Sprintf("%s Worker stopped: %s", stamp, e.Reason)
+		}
+		if e.Type == EventStopping {
+			return fmt.Sprintf("%s Worker stopping: %s", stamp, e.Reason)
+		}
+		return fmt.Sprintf("%s Worker %s", stamp, e.Type)
+	default:
+		return ""
+	}
+	job := e.Job
+	if job == "" {
+		job = "(unreadable job " + e.ID + ")"
+	}
+	left := stamp + " " + job + " "
+	right := " " + formatDuration(e.Duration) + " " + status
+	dots := textWidth - len(left) - len(right)
+	if dots < 3 {
+		dots = 3
+	}
+	line := left + strings.Repeat(".", dots) + right
+	if e.Type == EventFailed && e.Error != "" {
+		first, _, _ := strings.Cut(e.Error, "\n")
+		line += "\n    " + first
+	}
+	return line
+}
+
+// formatDuration prints milliseconds with two decimals below a second, as Laravel does.
+func formatDuration(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// JSONReporter writes one JSON object per event and line, for log shippers.
+func JSONReporter(w io.Writer) Reporter {
+	var mu sync.Mutex
+	return func(e Event) {
+		out := struct {
+			Event
+			DurationMS *float64 `json:"duration_ms,omitempty"`
+			DelayS     *float64 `json:"delay_s,omitempty"`
+		}{Event: e}
+		if e.Type == EventProcessed || e.Type == EventReleased || e.Type == EventFailed {
+			ms := float64(e.Duration) / float64(time.Millisecond)
+			out.DurationMS = &ms
+		}
+		if e.Delay > 0 {
+			s := e.Delay.Seconds()
+			out.DelayS = &s
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = w.Write(append(b, '\n'))
+	}
+}

@@ -1,0 +1,411 @@
+// Package worker is the daemon loop of `qctl work`: it pops jobs in strict queue priority, runs up
+// to Concurrency of them at once, and deletes, releases or fails each one (see execute.go).
+//
+// Lifecycle: Run blocks until the worker stops and returns why. Stop is a soft stop (pop nothing
+// more, let running jobs finish); Kill is a hard stop (cancel running jobs and release them).
+// Both are safe to call twice, from any goroutine, before or after Run. Popping and running use
+// separate contexts, so stopping the one never cuts the other short.
+package worker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/jobs"
+)
+
+// FailedLogger is the part of the failed store the worker needs.
+type FailedLogger interface {
+	Log(ctx context.Context, connection, queue string, payload []byte, exception string) (id string, err error)
+}
+
+// Worker pops and runs jobs from one connection.
+type Worker struct {
+	queue    connectors.Queue
+	handlers *jobs.Registry
+	failed   FailedLogger
+	report   Reporter
+	opts     Options
+	now      func() time.Time
+	memory   func() uint64
+
+	stopOnce, killOnce sync.Once
+	stopCh, killCh     chan struct{} // closed by Stop and Kill
+	wake               chan struct{} // nudges the loop after Pause/Resume
+	mu                 sync.Mutex    // guards paused
+	paused             bool
+}
+
+// Deps are a worker's collaborators.
+type Deps struct {
+	Queue    connectors.Queue
+	Handlers *jobs.Registry
+	Failed   FailedLogger
+	Report   Reporter         // nil discards events
+	Now      func() time.Time // nil = time.Now
+	Memory   func() uint64    // resident bytes; nil = this process's RSS
+}
+
+// New returns a worker; it does nothing until Run.
+func New(d Deps, o Options) *Worker {
+	w := &Worker{
+		queue: d.Queue, handlers: d.Handlers, failed: d.Failed, report: d.Report, opts: o.withDefaults(),
+		now: d.Now, memory: d.Memory,
+		stopCh: make(chan struct{}), killCh: make(chan struct{}), wake: make(chan struct{}, 1),
+	}
+	if w.report == nil {
+		w.report = func(Event) {}
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.memory == nil {
+		w.memory = residentMemory
+	}
+	inner := w.report
+	w.report = func(e Event) {
+		if e.Time.IsZero() {
+			e.Time = w.now()
+		}
+		e.Worker = w.opts.Name
+		inner(e)
+	}
+	return w
+}
+
+// Stop asks the worker to pop nothing more and return once running jobs finish.
+func (w *Worker) Stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
+
+// Kill asks the worker to cancel running jobs, release them and return.
+func (w *Worker) Kill() {
+	w.Stop()
+	w.killOnce.Do(func() { close(w.killCh) })
+}
+
+// Pause stops popping until Resume; running jobs go on.
+func (w *Worker) Pause() { w.setPaused(true) }
+
+// Resume undoes Pause.
+func (w *Worker) Resume() { w.setPaused(false) }
+
+func (w *Worker) setPaused(p bool) {
+	w.mu.Lock()
+	changed := w.paused != p
+	w.paused = p
+	w.mu.Unlock()
+	if changed {
+		if p {
+			w.report(Event{Type: EventPaused})
+		} else {
+			w.report(Event{Type: EventResumed})
+		}
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *Worker) isPaused() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.paused
+}
+
+// Run pops and runs jobs until a stop condition and returns the reason. A non-nil error means
+// the worker could not run at all (for example, missing tables); reason is then "".
+func (w *Worker) Run(ctx context.Context) (StopReason, error) {
+	jobCtx, cancelJobs := context.WithCancel(ctx)
+	defer cancelJobs()
+	fetchCtx, cancelFetch := context.WithCancel(jobCtx)
+	defer cancelFetch()
+	go func() {
+		select {
+		case <-w.stopCh:
+			cancelFetch()
+		case <-jobCtx.Done():
+		}
+		select {
+		case <-w.killCh:
+			cancelJobs()
+		case <-jobCtx.Done():
+		}
+	}()
+
+	l := &loop{w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(), results: make(chan result, w.opts.Concurrency)}
+	if err := l.readRestart(ctx); err != nil {
+		return "", err
+	}
+	w.report(Event{Type: EventStarting, Queue: strings.Join(w.opts.Queues, ",")})
+	l.completer = newCompleter(w.queue, w.report, 2*w.opts.Concurrency)
+	reason := l.run()
+	l.completer.stop()
+	w.report(Event{Type: EventStopped, Reason: reason})
+	return reason, nil
+}
+
+// loop is the state of one Run. Only Run's goroutine touches it.
+type loop struct {
+	w                *Worker
+	fetchCtx, jobCtx context.Context
+	started          time.Time
+	results          chan result
+	inflight         int
+	processed        int
+	completer        *completer // deletes finished jobs off the loop's goroutine
+	reason           StopReason
+	restartValue     string
+	restartCheckedAt time.Time
+	errorDelay       time.Duration
+	fetched          bool // a pop was tried: limits checked "after a job" apply from now on
+}
+
+func (l *loop) run() StopReason {
+	w := l.w
+	for {
+		l.collect(false)
+		if l.reason == "" {
+			l.reason = l.stopCondition()
+			if l.reason != "" && l.inflight > 0 {
+				w.report(Event{Type: EventStopping, Reason: l.reason})
+			}
+		}
+		if l.reason != "" {
+			if l.inflight == 0 {
+				return l.reason
+			}
+			l.collect(true)
+			continue
+		}
+		if w.isPaused() {
+			l.idle(time.Hour)
+			continue
+		}
+		free := l.freeSlots()
+		if free == 0 {
+			l.collect(true)
+			continue
+		}
+		got, err := l.fetch(free)
+		l.fetched = true
+		// Jobs reserved before an error still run: leaving them reserved would delay them a lease.
+		for _, r := range got {
+			l.inflight++
+			go func(r *connectors.Reserved) { l.results <- w.execute(l.jobCtx, r) }(r)
+		}
+		if err != nil {
+			if l.fetchCtx.Err() != nil {
+				continue // a stop cut the pop short; the next round sees it
+			}
+			if errors.Is(err, connectors.ErrNotMigrated) {
+				w.report(Event{Type: EventError, Error: err.Error()})
+				l.reason = StopLostConnection
+				continue
+			}
+			l.backOff(err)
+			continue
+		}
+		l.errorDelay = 0
+		if len(got) > 0 {
+			continue
+		}
+		if l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once) {
+			l.reason = StopEmpty
+			continue
+		}
+		l.waitForWork()
+	}
+}
+
+// freeSlots is how many more jobs may start now, within Concurrency, --max-jobs and --once.
+func (l *loop) freeSlots() int {
+	free := l.w.opts.Concurrency - l.inflight
+	limit := l.w.opts.MaxJobs
+	if l.w.opts.Once {
+		limit = 1
+	}
+	if limit > 0 && l.processed+l.inflight+free > limit {
+		free = limit - l.processed - l.inflight
+	}
+	if free < 0 {
+		return 0
+	}
+	return free
+}
+
+// fetch reserves up to n jobs, taking from each queue in priority order before the next.
+func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
+	var got []*connectors.Reserved
+	batch, canBatch := l.w.queue.(connectors.BatchPopper)
+	for _, q := range l.w.opts.Queues {
+		for len(got) < n {
+			if canBatch && n-len(got) > 1 {
+				rs, err := batch.PopN(l.fetchCtx, q, n-len(got))
+				if err != nil {
+					return got, err
+				}
+				got = append(got, rs...)
+				if len(rs) == 0 {
+					break
+				}
+				continue
+			}
+			r, err := l.w.queue.Pop(l.fetchCtx, q)
+			if err != nil {
+				return got, err
+			}
+			if r == nil {
+				break
+			}
+			got = append(got, r)
+		}
+		if len(got) == n {
+			break
+		}
+	}
+	return got, nil
+}
+
+// collect takes finished results; with block it waits for at least one (or a hard stop).
+func (l *loop) collect(block bool) {
+	if block && l.inflight > 0 {
+		l.take(<-l.results)
+	}
+	for {
+		select {
+		case r := <-l.results:
+			l.take(r)
+		default:
+			return
+		}
+	}
+}
+
+func (l *loop) take(r result) {
+	l.inflight--
+	l.processed++
+	if r.outcome == outcomeDone || r.outcome == outcomeFailed {
+		l.completer.add(r.job)
+	}
+	if r.abandoned && l.reason == "" {
+		l.reason = StopTimedOut
+		l.w.report(Event{Type: EventStopping, Reason: l.reason, ID: r.job.ID, Queue: r.job.Queue,
+			Error: "a handler ignored its timeout and may still be running; exiting so a supervisor starts a fresh worker"})
+	}
+	if l.w.opts.Rest > 0 {
+		l.sleep(l.w.opts.Rest)
+	}
+}
+
+// stopCondition checks the reasons to stop that do not come from a job's result.
+func (l *loop) stopCondition() StopReason {
+	w := l.w
+	select {
+	case <-w.stopCh:
+		return StopInterrupted
+	default:
+	}
+	if w.opts.MaxJobs > 0 && l.processed >= w.opts.MaxJobs || w.opts.Once && l.processed >= 1 {
+		return StopMaxJobs
+	}
+	if w.opts.MaxTime > 0 && w.now().Sub(l.started) >= w.opts.MaxTime {
+		return StopMaxTime
+	}
+	// Like Laravel, memory is checked after a job or an idle round, never before the first pop.
+	if w.opts.Memory > 0 && l.fetched && w.memory() >= w.opts.Memory {
+		return StopMemory
+	}
+	if l.restartRequested() {
+		return StopRestart
+	}
+	return ""
+}
+
+// readRestart remembers the restart signal's value at start; a later change means `qctl restart`.
+func (l *loop) readRestart(ctx context.Context) error {
+	rs, ok := l.w.queue.(connectors.Restarter)
+	if !ok {
+		return nil
+	}
+	v, err := rs.RestartSignal(ctx)
+	if err != nil && !errors.Is(err, connectors.ErrUnavailable) {
+		return err
+	}
+	l.restartValue, l.restartCheckedAt = v, l.w.now()
+	return nil
+}
+
+// restartCheckEvery bounds how often the restart signal is read: once per second costs a busy
+// worker almost nothing, and a restart is still seen within a second.
+const restartCheckEvery = time.Second
+
+func (l *loop) restartRequested() bool {
+	rs, ok := l.w.queue.(connectors.Restarter)
+	if !ok || l.w.now().Sub(l.restartCheckedAt) < restartCheckEvery {
+		return false
+	}
+	l.restartCheckedAt = l.w.now()
+	ctx, cancel := context.WithTimeout(l.fetchCtx, 5*time.Second)
+	defer cancel()
+	v, err := rs.RestartSignal(ctx)
+	return err == nil && v != l.restartValue
+}
+
+// waitForWork waits after finding every queue empty: blocking on the first queue when the backend
+// can, else sleeping --sleep. Running jobs finishing, or a stop, end the wait early.
+func (l *loop) waitForWork() {
+	w := l.w
+	if waiter, ok := w.queue.(connectors.Waiter); ok && w.opts.BlockFor > 0 && l.inflight == 0 {
+		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], w.opts.BlockFor); err != nil && l.fetchCtx.Err() == nil {
+			l.backOff(err)
+		}
+		return
+	}
+	l.idle(w.opts.Sleep)
+}
+
+// idle waits up to d, returning early when a job finishes, the worker is stopped, paused or resumed.
+func (l *loop) idle(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var results chan result
+	if l.inflight > 0 {
+		results = l.results
+	}
+	select {
+	case <-t.C:
+	case r := <-results:
+		l.take(r)
+	case <-l.fetchCtx.Done():
+	case <-l.w.wake:
+	}
+}
+
+// sleep waits d unless the worker is stopped.
+func (l *loop) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.fetchCtx.Done():
+	}
+}
+
+// backOff reports a backend error and waits before the next try, doubling up to 30 s, so a
+// worker whose database went away neither exits nor spins.
+func (l *loop) backOff(err error) {
+	if l.errorDelay == 0 {
+		l.errorDelay = time.Second
+	} else if l.errorDelay *= 2; l.errorDelay > 30*time.Second {
+		l.errorDelay = 30 * time.Second
+	}
+	l.w.report(Event{Type: EventError, Error: err.Error() + " (retrying in " + l.errorDelay.String() + ")"})
+	l.idle(l.errorDelay)
+}
