@@ -1,0 +1,68 @@
+package commands
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/internal/sqldb"
+	"github.com/qctl/qctl/migrations"
+)
+
+func migrateCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:      "migrate",
+		Usage:     "create the jobs and failed_jobs tables that are missing (queue:table + migrate)",
+		ArgsUsage: "[connection]",
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			conn, err := connection(cfg, c.Args().First())
+			if err != nil {
+				return err
+			}
+			ctx, cancel := stopSignals(p)
+			defer cancel()
+			type step struct {
+				dialect, dsn string
+				targets      []migrations.Target
+			}
+			var steps []step
+			if conn.Driver == config.DriverDatabase {
+				steps = append(steps, step{conn.Dialect, conn.DSN, []migrations.Target{
+					{Kind: migrations.Jobs, Table: conn.Table}, {Kind: migrations.Signals},
+				}})
+			}
+			if cfg.Failed.Driver == config.DriverDatabase {
+				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, []migrations.Target{
+					{Kind: migrations.FailedJobs, Table: cfg.Failed.Table},
+				}})
+			}
+			applied := 0
+			for _, s := range steps {
+				db, err := sqldb.Open(ctx, s.dialect, s.dsn)
+				if err != nil {
+					return err
+				}
+				lines, err := migrations.Apply(ctx, db, s.dialect, s.targets...)
+				if sqlDB, e := db.DB(); e == nil {
+					sqlDB.Close()
+				}
+				if err != nil {
+					return fmt.Errorf("migrating the %s database: %w", s.dialect, err)
+				}
+				for _, l := range lines {
+					fmt.Fprintln(p.Stdout, l)
+				}
+				applied += len(lines)
+			}
+			if applied == 0 {
+				fmt.Fprintln(p.Stdout, "Nothing to migrate.")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,162 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/worker"
+)
+
+func pushCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "push a job onto a queue and print its id (Queue::push)",
+		ArgsUsage: "<job> [json-data]",
+		Description: "The job is a handler name, `Name` or `Name@method`. Its data is the JSON argument, the\n" +
+			"--data-file, or standard input when that is a pipe or a file.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "connection", Usage: "connection to push to (default: the config's default)"},
+			&cli.StringFlag{Name: "queue", Usage: "queue to push to (default: the connection's queue)"},
+			&cli.IntFlag{Name: "delay", Usage: "seconds before the job becomes available"},
+			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
+			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
+			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
+			&cli.IntFlag{Name: "timeout", Usage: "the job's timeout in seconds (0 = leave it to the worker)"},
+		},
+		Action: func(c *cli.Context) error { return runPush(c, p) },
+	}
+}
+
+func runPush(c *cli.Context, p *Program) error {
+	if c.NArg() < 1 || c.NArg() > 2 {
+		return usageError("push takes a job name and optional JSON data (see `qctl push --help`)")
+	}
+	name := c.Args().Get(0)
+	data, err := pushData(c, p)
+	if err != nil {
+		return err
+	}
+	payload := jobs.NewPayload(name, data)
+	if n := c.Int("tries"); n > 0 {
+		payload.MaxTries = &n
+	}
+	if b := c.String("backoff"); b != "" {
+		if _, err := jobs.ParseBackoff(b); err != nil {
+			return usageError("--backoff %q: %v", b, err)
+		}
+		payload.Backoff = b
+	}
+	if t := c.Int("timeout"); t > 0 {
+		payload.Timeout = &t
+	}
+	if c.Int("delay") < 0 {
+		return usageError("--delay must not be negative")
+	}
+	raw, err := payload.Encode()
+	if err != nil {
+		return err
+	}
+
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	conn, err := connection(cfg, c.String("connection"))
+	if err != nil {
+		return err
+	}
+	queue := c.String("queue")
+	if queue == "" {
+		queue = conn.Queue
+	}
+	ctx, cancel := stopSignals(p)
+	defer cancel()
+
+	q, err := openQueue(ctx, conn, func(ctx context.Context, r *connectors.Reserved) error {
+		return runSync(ctx, p, cfg, conn.Name, r)
+	})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	id, err := q.Push(ctx, queue, raw, time.Duration(c.Int("delay"))*time.Second)
+	if err != nil {
+		return fmt.Errorf("pushing %s onto %q: %w", name, queue, err)
+	}
+	fmt.Fprintln(p.Stdout, id)
+	return nil
+}
+
+// pushData returns the job's JSON data from the argument, --data-file or a piped stdin, checking
+// that it is JSON so a typo is refused here rather than failing in a worker later.
+func pushData(c *cli.Context, p *Program) (json.RawMessage, error) {
+	var (
+		raw    []byte
+		source string
+		err    error
+	)
+	switch file := c.String("data-file"); {
+	case c.NArg() == 2:
+		if file != "" {
+			return nil, usageError("give the JSON data either as an argument or with --data-file, not both")
+		}
+		raw, source = []byte(c.Args().Get(1)), "the data argument"
+	case file == "-":
+		raw, err = io.ReadAll(p.Stdin)
+		source = "standard input"
+	case file != "":
+		raw, err = os.ReadFile(file)
+		source = file
+	case isPipeOrFile(p.Stdin):
+		raw, err = io.ReadAll(p.Stdin)
+		source = "standard input"
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading job data: %w", err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, usageError("%s is not valid JSON: %v", source, err)
+	}
+	return json.RawMessage(bytes.TrimSpace(raw)), nil
+}
+
+// isPipeOrFile reports whether r is a pipe or a regular file: data someone meant to pass. A
+// terminal or /dev/null is not read.
+func isPipeOrFile(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return st.Mode()&os.ModeNamedPipe != 0 || st.Mode().IsRegular()
+}
+
+// runSync runs a job pushed to a sync connection here and now, through the executor a worker
+// uses, so tries, failures and the failed store behave the same.
+func runSync(ctx context.Context, p *Program, cfg *config.Config, connName string, r *connectors.Reserved) error {
+	store, err := openFailed(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w := worker.New(worker.Deps{Handlers: registry(p, cfg), Failed: store, Report: worker.TextReporter(p.Stderr)},
+		worker.Options{Connection: connName, Tries: 1})
+	return w.RunOne(ctx, r)
+}

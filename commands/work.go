@@ -1,0 +1,205 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/worker"
+)
+
+func workCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:      "work",
+		Usage:     "run a long-lived worker that pops and runs jobs (queue:work)",
+		ArgsUsage: "[connection]",
+		Flags:     workerFlags(),
+		Action: func(c *cli.Context) error {
+			return runWork(c, p)
+		},
+	}
+}
+
+// workerFlags are the flags `work` takes; `listen` passes the same ones to its children.
+func workerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "queue", Usage: "queues to pop, highest priority first: `high,low` (default: the connection's queue)"},
+		&cli.BoolFlag{Name: "once", Usage: "process one job (or none) and stop"},
+		&cli.BoolFlag{Name: "stop-when-empty", Usage: "stop when every queue is empty"},
+		&cli.IntFlag{Name: "tries", Value: 1, Usage: "attempts per job unless its payload sets maxTries (0 = unlimited)"},
+		&cli.StringFlag{Name: "backoff", Value: "0", Usage: "seconds before retrying a failed job: `1,5,10` indexed by attempt, the last repeats"},
+		&cli.StringFlag{Name: "delay", Usage: "old name of --backoff", Hidden: true},
+		&cli.Float64Flag{Name: "sleep", Value: 3, Usage: "seconds to sleep when no job is available"},
+		&cli.Float64Flag{Name: "rest", Value: 0, Usage: "seconds to rest after each job"},
+		&cli.IntFlag{Name: "timeout", Value: 60, Usage: "seconds a job may run unless its payload sets timeout (0 = no limit)"},
+		&cli.IntFlag{Name: "memory", Value: 128, Usage: "stop (exit 12) after the current job once resident memory passes this many MB (0 = no limit)"},
+		&cli.IntFlag{Name: "max-jobs", Usage: "stop after this many jobs (0 = no limit)"},
+		&cli.IntFlag{Name: "max-time", Usage: "stop after this many seconds (0 = no limit)"},
+		&cli.IntFlag{Name: "concurrency", Value: 1, Usage: "jobs run at once in this process"},
+		&cli.BoolFlag{Name: "force", Usage: "run even in maintenance mode (accepted for Laravel compatibility)"},
+		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
+	}
+}
+
+// workerSetup is everything a worker needs, opened from the config and flags.
+type workerSetup struct {
+	conn   config.Connection
+	queue  connectors.Queue
+	failed *failed.Store
+	opts   worker.Options
+	report worker.Reporter
+}
+
+func (s *workerSetup) close() {
+	if s.queue != nil {
+		s.queue.Close()
+	}
+	if s.failed != nil {
+		s.failed.Close()
+	}
+}
+
+func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, *jobs.Registry, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := workerOptions(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := connection(cfg, c.Args().First())
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &workerSetup{conn: conn}
+	opts.Connection, opts.Lease, opts.BlockFor = conn.Name, conn.RetryAfter, conn.BlockFor
+	if len(opts.Queues) == 0 {
+		opts.Queues = []string{conn.Queue}
+	}
+	s.opts = opts
+	if c.Bool("json") {
+		s.report = worker.JSONReporter(p.Stdout)
+	} else {
+		s.report = worker.TextReporter(p.Stdout)
+	}
+	reg := registry(p, cfg)
+	if s.failed, err = openFailed(ctx, cfg); err != nil {
+		return nil, nil, err
+	}
+	if s.queue, err = openQueue(ctx, conn, nil); err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, reg, nil
+}
+
+func runWork(c *cli.Context, p *Program) error {
+	ctx := context.Background()
+	s, reg, err := openWorker(ctx, c, p)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, ok := s.queue.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
+		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
+	}
+	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report}, s.opts)
+	if !c.Bool("json") {
+		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go relaySignals(p, w, done)
+	reason, err := w.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if code := reason.ExitCode(); code != 0 {
+		return withStatus(code, fmt.Errorf("worker stopped: %s", reason))
+	}
+	return nil
+}
+
+// relaySignals turns process signals into worker control: the first TERM/INT/QUIT stops popping
+// and lets running jobs finish, a second one cancels them (they are released); USR2 pauses and
+// CONT resumes.
+func relaySignals(p *Program, w *worker.Worker, done <-chan struct{}) {
+	if p.Signals == nil {
+		return
+	}
+	stops := 0
+	for {
+		select {
+		case <-done:
+			return
+		case s := <-p.Signals:
+			switch s {
+			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+				if stops++; stops == 1 {
+					w.Stop()
+				} else {
+					w.Kill()
+				}
+			case syscall.SIGUSR2:
+				w.Pause()
+			case syscall.SIGCONT:
+				w.Resume()
+			}
+		}
+	}
+}
+
+// workerOptions reads the worker flags, rejecting values that make no sense.
+func workerOptions(c *cli.Context) (worker.Options, error) {
+	backoffFlag := c.String("backoff")
+	if c.IsSet("delay") && !c.IsSet("backoff") {
+		backoffFlag = c.String("delay")
+	}
+	backoff, err := jobs.ParseBackoff(backoffFlag)
+	if err != nil {
+		return worker.Options{}, usageError("--backoff %q: %v", backoffFlag, err)
+	}
+	o := worker.Options{
+		Tries:         c.Int("tries"),
+		Backoff:       backoff,
+		Sleep:         seconds(c.Float64("sleep")),
+		Rest:          seconds(c.Float64("rest")),
+		Timeout:       time.Duration(c.Int("timeout")) * time.Second,
+		Memory:        uint64(c.Int("memory")) << 20,
+		MaxJobs:       c.Int("max-jobs"),
+		MaxTime:       time.Duration(c.Int("max-time")) * time.Second,
+		Concurrency:   c.Int("concurrency"),
+		Once:          c.Bool("once"),
+		StopWhenEmpty: c.Bool("stop-when-empty"),
+		Name:          c.String("name"),
+	}
+	for _, q := range strings.Split(c.String("queue"), ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			o.Queues = append(o.Queues, q)
+		}
+	}
+	for flag, v := range map[string]int{"tries": o.Tries, "timeout": c.Int("timeout"), "memory": c.Int("memory"), "max-jobs": o.MaxJobs, "max-time": c.Int("max-time")} {
+		if v < 0 {
+			return o, usageError("--%s must not be negative (got %d)", flag, v)
+		}
+	}
+	if o.Concurrency < 1 {
+		return o, usageError("--concurrency must be at least 1 (got %d)", o.Concurrency)
+	}
+	if o.Sleep < 0 || o.Rest < 0 {
+		return o, usageError("--sleep and --rest must not be negative")
+	}
+	return o, nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
