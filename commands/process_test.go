@@ -221,3 +221,27 @@ func TestMemoryLimitExitsTwelveAfterTheFirstJob(t *testing.T) {
 		t.Fatalf("%d jobs ran before the memory stop, want 1", len(got))
 	}
 }
+
+func TestSecondTermReleasesTheRunningJobAndExits(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	e.ok("push", "Sleep", "30000")
+	w := e.start("work", "--tries=1")
+	waitFor(t, 20*time.Second, "the job to start", e.started)
+	w.signal(syscall.SIGTERM)
+	// Signals of one kind are not queued: wait for the first to land before sending the second.
+	waitFor(t, 10*time.Second, "the worker to acknowledge TERM", func() bool { return strings.Contains(w.stdout.String(), "Worker stopping") })
+	w.signal(syscall.SIGTERM)
+	if code := w.exitWithin(5 * time.Second); code != 0 {
+		t.Fatalf("exit %d after a second TERM, want 0\n%s%s", code, w.stdout, w.stderr)
+	}
+	if len(e.records()) != 0 {
+		t.Fatal("the job ran to completion although the second TERM should cut it short")
+	}
+	// Released, not failed: it is on the queue and ready for the next worker, tries notwithstanding.
+	if n := e.queueSize("default"); n != 1 {
+		t.Fatalf("queue size %d, want the interrupted job back", n)
+	}
+	if out := e.ok("failed").stdout; !strings.Contains(out, "No failed jobs.") {
+		t.Fatalf("the interrupted job was failed:\n%s", out)
+	}
+}

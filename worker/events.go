@@ -82,6 +82,9 @@ func textLine(e Event) string {
 			return fmt.Sprintf("%s Worker stopped: %s", stamp, e.Reason)
 		}
 		if e.Type == EventStopping {
+			if e.Error != "" {
+				return fmt.Sprintf("%s Worker stopping: %s (%s)", stamp, e.Reason, e.Error)
+			}
 			return fmt.Sprintf("%s Worker stopping: %s", stamp, e.Reason)
 		}
 		return fmt.Sprintf("%s Worker %s", stamp, e.Type)

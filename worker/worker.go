@@ -77,8 +77,14 @@ func New(d Deps, o Options) *Worker {
 	return w
 }
 
-// Stop asks the worker to pop nothing more and return once running jobs finish.
-func (w *Worker) Stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
+// Stop asks the worker to pop nothing more and return once running jobs finish. It says so at
+// once, so an operator whose worker is busy with a long job knows the signal arrived.
+func (w *Worker) Stop() {
+	w.stopOnce.Do(func() {
+		close(w.stopCh)
+		w.report(Event{Type: EventStopping, Reason: StopInterrupted, Error: "finishing running jobs; stop again to cancel them"})
+	})
+}
 
 // Kill asks the worker to cancel running jobs, release them and return.
 func (w *Worker) Kill() {
@@ -170,8 +176,8 @@ func (l *loop) run() StopReason {
 		l.collect(false)
 		if l.reason == "" {
 			l.reason = l.stopCondition()
-			if l.reason != "" && l.inflight > 0 {
-				w.report(Event{Type: EventStopping, Reason: l.reason})
+			if l.reason != "" && l.reason != StopInterrupted && l.inflight > 0 {
+				w.report(Event{Type: EventStopping, Reason: l.reason}) // Stop reported its own
 			}
 		}
 		if l.reason != "" {
