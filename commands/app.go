@@ -95,6 +95,7 @@ func newApp(p *Program) *cli.App {
 		},
 		Commands: []*cli.Command{
 			workCommand(p),
+			listenCommand(p),
 			pushCommand(p),
 			migrateCommand(p),
 			restartCommand(p),

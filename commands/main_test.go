@@ -68,6 +68,20 @@ func testHandlers() *jobs.Registry {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return nil
 	})
+	// Hog allocates its data in MB, touches every page, then waits for its context.
+	reg.Register("Hog", func(ctx context.Context, j *jobs.Job) error {
+		var mb int
+		_ = j.Bind(&mb)
+		hog := make([]byte, mb<<20)
+		for i := range hog {
+			if i%4096 == 0 {
+				hog[i] = 1
+			}
+		}
+		_ = os.WriteFile(os.Getenv("QCTL_TEST_RECORD")+".started", []byte(j.ID), 0o644)
+		<-ctx.Done()
+		return ctx.Err()
+	})
 	return reg
 }
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/connectors"
-	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/worker"
 )
 
@@ -54,7 +54,7 @@ func workerFlags() []cli.Flag {
 type workerSetup struct {
 	conn   config.Connection
 	queue  connectors.Queue
-	failed *failed.Store
+	failed failedStore
 	opts   worker.Options
 	report worker.Reporter
 }
@@ -93,7 +93,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		s.report = worker.TextReporter(p.Stdout)
 	}
 	reg := registry(p, cfg)
-	if s.failed, err = openFailed(ctx, cfg); err != nil {
+	if s.failed, err = openFailedFor(ctx, cfg); err != nil {
 		return nil, nil, err
 	}
 	if s.queue, err = openQueue(ctx, conn, nil); err != nil {
@@ -113,13 +113,16 @@ func runWork(c *cli.Context, p *Program) error {
 	if _, ok := s.queue.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report}, s.opts)
+	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
 	if !c.Bool("json") {
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}
 	done := make(chan struct{})
 	defer close(done)
 	go relaySignals(p, w, done)
+	if !listener.WaitForGate() {
+		return nil // started ahead by `listen`, which is stopping: pop nothing
+	}
 	reason, err := w.Run(ctx)
 	if err != nil {
 		return err

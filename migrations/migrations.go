@@ -75,6 +75,9 @@ func Apply(ctx context.Context, db *gorm.DB, dialect string, targets ...Target) 
 	if err := checkTargets(dialect, targets); err != nil {
 		return nil, err
 	}
+	if upToDate(ctx, db, dialect, targets) {
+		return nil, nil
+	}
 	var lines []string
 	run := func(tx *gorm.DB) error {
 		if err := tx.Exec(versionsDDL(dialect)).Error; err != nil {

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// ResidentMemory returns this process's resident set size in bytes; the listener checks its own
+// memory with it.
+func ResidentMemory() uint64 { return residentMemory() }
+
 // residentMemory returns this process's resident set size in bytes, read from /proc/self/statm.
 // Where /proc is missing it falls back to the Go runtime's view of memory obtained from the OS,
 // which over-counts a little but never under-counts Go allocations.

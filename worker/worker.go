@@ -29,6 +29,7 @@ type Worker struct {
 	handlers *jobs.Registry
 	failed   FailedLogger
 	report   Reporter
+	watch    func(*connectors.Reserved, bool)
 	opts     Options
 	now      func() time.Time
 	memory   func() uint64
@@ -48,13 +49,17 @@ type Deps struct {
 	Report   Reporter         // nil discards events
 	Now      func() time.Time // nil = time.Now
 	Memory   func() uint64    // resident bytes; nil = this process's RSS
+	// Watch, when set, hears of every reservation before its job runs (done false) and again once
+	// the job is deleted, released or failed (done true). `listen` children use it to tell the
+	// listener which job to release if it has to kill them.
+	Watch func(job *connectors.Reserved, done bool)
 }
 
 // New returns a worker; it does nothing until Run.
 func New(d Deps, o Options) *Worker {
 	w := &Worker{
 		queue: d.Queue, handlers: d.Handlers, failed: d.Failed, report: d.Report, opts: o.withDefaults(),
-		now: d.Now, memory: d.Memory,
+		now: d.Now, memory: d.Memory, watch: d.Watch,
 		stopCh: make(chan struct{}), killCh: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	if w.report == nil {
@@ -65,6 +70,9 @@ func New(d Deps, o Options) *Worker {
 	}
 	if w.memory == nil {
 		w.memory = residentMemory
+	}
+	if w.watch == nil {
+		w.watch = func(*connectors.Reserved, bool) {}
 	}
 	inner := w.report
 	w.report = func(e Event) {
@@ -201,6 +209,7 @@ func (l *loop) run() StopReason {
 		// Jobs reserved before an error still run: leaving them reserved would delay them a lease.
 		for _, r := range got {
 			l.inflight++
+			w.watch(r, false)
 			go func(r *connectors.Reserved) { l.results <- w.execute(l.jobCtx, r) }(r)
 		}
 		if err != nil {
@@ -297,6 +306,7 @@ func (l *loop) take(r result) {
 	if r.outcome == outcomeDone || r.outcome == outcomeFailed {
 		l.completer.add(r.job)
 	}
+	l.w.watch(r.job, true)
 	if r.abandoned && l.reason == "" {
 		l.reason = StopTimedOut
 		l.w.report(Event{Type: EventStopping, Reason: l.reason, ID: r.job.ID, Queue: r.job.Queue,

@@ -1,0 +1,160 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/listener"
+	"github.com/qctl/qctl/worker"
+)
+
+func listenCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:      "listen",
+		Usage:     "run each job in a fresh `work --once` process, killing any that runs too long or too big (queue:listen)",
+		ArgsUsage: "[connection]",
+		Description: "Each child process pops one job, runs it and exits. A child that runs past --timeout or\n" +
+			"grows past --memory is killed with everything it started; its job is released (or failed when\n" +
+			"out of tries) at once, and the listener goes on. Use it for handlers that leak or hang; use\n" +
+			"`work` when a process per job costs too much.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "queue", Usage: "queues to pop, highest priority first: `high,low`"},
+			&cli.IntFlag{Name: "tries", Value: 1, Usage: "attempts per job unless its payload sets maxTries (0 = unlimited)"},
+			&cli.StringFlag{Name: "backoff", Value: "0", Usage: "seconds before retrying a failed job: `1,5,10`"},
+			&cli.StringFlag{Name: "delay", Usage: "old name of --backoff", Hidden: true},
+			&cli.Float64Flag{Name: "sleep", Value: 3, Usage: "seconds to wait after a child found no job"},
+			&cli.Float64Flag{Name: "rest", Value: 0, Usage: "seconds a child rests after its job"},
+			&cli.IntFlag{Name: "timeout", Value: 60, Usage: "seconds a child may run before it is killed (0 = no limit)"},
+			&cli.IntFlag{Name: "memory", Value: 128, Usage: "MB of resident memory a child may use before it is killed; also the listener's own limit (0 = none)"},
+			&cli.IntFlag{Name: "processes", Value: 1, Usage: "children running at once"},
+			&cli.BoolFlag{Name: "force", Usage: "accepted for Laravel compatibility"},
+			&cli.StringFlag{Name: "name", Value: "listen", Usage: "listener name; children are NAME-1, NAME-2, ..."},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per event (children's too)"},
+		},
+		Action: func(c *cli.Context) error { return runListen(c, p) },
+	}
+}
+
+func runListen(c *cli.Context, p *Program) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	conn, err := connection(cfg, c.Args().First())
+	if err != nil {
+		return err
+	}
+	backoffFlag := c.String("backoff")
+	if c.IsSet("delay") && !c.IsSet("backoff") {
+		backoffFlag = c.String("delay")
+	}
+	backoff, err := jobs.ParseBackoff(backoffFlag)
+	if err != nil {
+		return usageError("--backoff %q: %v", backoffFlag, err)
+	}
+	for _, f := range []string{"tries", "timeout", "memory"} {
+		if c.Int(f) < 0 {
+			return usageError("--%s must not be negative", f)
+		}
+	}
+	if c.Int("processes") < 1 {
+		return usageError("--processes must be at least 1")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the qctl executable to run children with: %w", err)
+	}
+
+	// The child's worker flags: the same job rules, so a job behaves alike under work and listen.
+	workArgs := []string{}
+	if c.Args().First() != "" {
+		workArgs = append(workArgs, c.Args().First())
+	}
+	if q := c.String("queue"); q != "" {
+		workArgs = append(workArgs, "--queue", q)
+	}
+	workArgs = append(workArgs,
+		"--tries", strconv.Itoa(c.Int("tries")),
+		"--backoff", backoffFlag,
+		"--timeout", strconv.Itoa(c.Int("timeout")),
+		"--memory", strconv.Itoa(c.Int("memory")),
+		"--rest", strconv.FormatFloat(c.Float64("rest"), 'f', -1, 64),
+	)
+	if c.Bool("json") {
+		workArgs = append(workArgs, "--json")
+	}
+	var global []string
+	if path := c.String("config"); path != "" && c.IsSet("config") {
+		global = append(global, "--config", path)
+	}
+
+	ctx := context.Background()
+	store, err := openFailed(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	q, err := openQueue(ctx, conn, nil)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+
+	report := worker.TextReporter(p.Stdout)
+	if c.Bool("json") {
+		report = worker.JSONReporter(p.Stdout)
+	}
+	l := listener.New(listener.Deps{Queue: q, Failed: store, Report: report, Stdout: p.Stdout, Stderr: p.Stderr, Memory: worker.ResidentMemory},
+		listener.Options{
+			Executable: exe, GlobalArgs: global, WorkArgs: workArgs, Connection: conn.Name, Name: c.String("name"),
+			Processes: c.Int("processes"), Timeout: time.Duration(c.Int("timeout")) * time.Second,
+			Memory: uint64(c.Int("memory")) << 20, Sleep: seconds(c.Float64("sleep")),
+			Tries: c.Int("tries"), Backoff: backoff, JSON: c.Bool("json"),
+		})
+	if !c.Bool("json") {
+		queues := c.String("queue")
+		if queues == "" {
+			queues = conn.Queue
+		}
+		fmt.Fprintf(p.Stdout, "Listening for jobs on the [%s] queue of connection [%s], %d at a time.\n",
+			strings.TrimSpace(queues), conn.Name, c.Int("processes"))
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		if p.Signals == nil {
+			return
+		}
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-p.Signals:
+				switch s {
+				case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+					l.Stop()
+				case syscall.SIGUSR2:
+					l.Pause()
+				case syscall.SIGCONT:
+					l.Resume()
+				}
+			}
+		}
+	}()
+	reason, err := l.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if code := reason.ExitCode(); code != 0 {
+		return withStatus(code, fmt.Errorf("listener stopped: %s", reason))
+	}
+	return nil
+}
