@@ -82,7 +82,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		return nil, nil, err
 	}
 	s := &workerSetup{conn: conn}
-	opts.Connection, opts.Lease, opts.BlockFor = conn.Name, conn.RetryAfter, conn.BlockFor
+	opts.Connection, opts.Lease, opts.BlockFor, opts.BuryFailed = conn.Name, conn.RetryAfter, conn.BlockFor, conn.BuryFailed
 	if len(opts.Queues) == 0 {
 		opts.Queues = []string{conn.Queue}
 	}

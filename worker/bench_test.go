@@ -9,16 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/connectors/beanstalkqueue"
 	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/connectors/dbqueue"
+	"github.com/qctl/qctl/connectors/redisqueue"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/worker"
 )
 
-// BenchmarkDrain measures how fast one worker process drains no-op jobs: b.N jobs are pushed in
-// bulk, then a worker with --stop-when-empty runs them all. Run with
+// BenchmarkDrain measures how fast one worker process drains no-op jobs: b.N jobs are pushed (in
+// bulk where the backend can), then a worker with --stop-when-empty runs them all. Run with
 //
 //	go test -run '^$' -bench Drain -benchtime 20000x ./worker/
 func BenchmarkDrain(b *testing.B) {
@@ -36,23 +39,51 @@ func BenchmarkDrain(b *testing.B) {
 				if be.addr != "" {
 					connectortest.RequireService(b, be.name, be.addr, be.how)
 				}
-				drain(b, be.dialect, be.dsn(b), conc)
+				suffix := make([]byte, 4)
+				_, _ = rand.Read(suffix)
+				table := "jobs_bench_" + hex.EncodeToString(suffix)
+				dsn := be.dsn(b)
+				q, err := dbqueue.Open(context.Background(), dbqueue.Options{Dialect: be.dialect, DSN: dsn, Table: table, RetryAfter: time.Minute, AutoMigrate: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer q.Close()
+				defer dropTable(b, be.dialect, dsn, table)
+				drain(b, q, conc)
 			})
 		}
 	}
+	for _, conc := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("redis/concurrency=%d", conc), func(b *testing.B) {
+			connectortest.RequireService(b, "Redis", "127.0.0.1:6379", "redis-server --daemonize yes")
+			prefix := make([]byte, 4)
+			_, _ = rand.Read(prefix)
+			q, err := redisqueue.Open(context.Background(), redisqueue.Options{Addr: "127.0.0.1:6379", Prefix: "qctl-bench-" + hex.EncodeToString(prefix) + ":", RetryAfter: time.Minute, BlockFor: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer q.Close()
+			drain(b, q, conc)
+		})
+		b.Run(fmt.Sprintf("beanstalkd/concurrency=%d", conc), func(b *testing.B) {
+			connectortest.RequireService(b, "beanstalkd", "127.0.0.1:11300", "beanstalkd -l 127.0.0.1 -p 11300 &")
+			q, err := beanstalkqueue.Open(context.Background(), beanstalkqueue.Options{Addr: "127.0.0.1:11300", RetryAfter: time.Minute})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer q.Close()
+			drain(b, q, conc)
+		})
+	}
 }
 
-func drain(b *testing.B, dialect, dsn string, concurrency int) {
+// drain pushes b.N no-op jobs onto a fresh queue of q, then times one worker draining them.
+func drain(b *testing.B, q connectors.Queue, concurrency int) {
 	ctx := context.Background()
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
-	table := "jobs_bench_" + hex.EncodeToString(suffix)
-	q, err := dbqueue.Open(ctx, dbqueue.Options{Dialect: dialect, DSN: dsn, Table: table, RetryAfter: time.Minute, AutoMigrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer q.Close()
-	defer dropTable(b, dialect, dsn, table)
+	queue := "bench-" + hex.EncodeToString(suffix)
+	defer q.Clear(ctx, queue)
 	store, err := failed.Open(ctx, failed.Options{Dialect: "sqlite", DSN: filepath.Join(b.TempDir(), "failed.db"), AutoMigrate: true})
 	if err != nil {
 		b.Fatal(err)
@@ -60,20 +91,29 @@ func drain(b *testing.B, dialect, dsn string, concurrency int) {
 	defer store.Close()
 
 	payload, _ := jobs.NewPayload("Noop", []byte(`{"n":1}`)).Encode()
+	bulk, canBulk := q.(connectors.BulkPusher)
 	batch := make([][]byte, 0, 1000)
 	for pushed := 0; pushed < b.N; pushed += len(batch) {
 		batch = batch[:0]
 		for i := 0; i < 1000 && pushed+i < b.N; i++ {
 			batch = append(batch, payload)
 		}
-		if _, err := q.PushBulk(ctx, "default", batch, 0); err != nil {
-			b.Fatal(err)
+		if canBulk {
+			if _, err := bulk.PushBulk(ctx, queue, batch, 0); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		for _, p := range batch {
+			if _, err := q.Push(ctx, queue, p, 0); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	reg := jobs.NewRegistry()
 	reg.Register("Noop", func(context.Context, *jobs.Job) error { return nil })
 	w := worker.New(worker.Deps{Queue: q, Handlers: reg, Failed: store}, worker.Options{
-		Concurrency: concurrency, StopWhenEmpty: true, Sleep: time.Millisecond, Lease: time.Minute,
+		Queues: []string{queue}, Concurrency: concurrency, StopWhenEmpty: true, Sleep: time.Millisecond, Lease: time.Minute,
 	})
 	b.ResetTimer()
 	start := time.Now()
@@ -82,7 +122,7 @@ func drain(b *testing.B, dialect, dsn string, concurrency int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if n, _ := q.Size(ctx, "default"); n != 0 {
+	if n, _ := q.Size(ctx, queue); n != 0 {
 		b.Fatalf("%d jobs left after the drain", n)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")

@@ -65,8 +65,14 @@ func (c *completer) delete(batch []*connectors.Reserved) {
 	if bd, ok := c.queue.(connectors.BatchDeleter); ok && len(batch) > 1 {
 		err = bd.DeleteN(ctx, batch)
 	} else {
+		// One round trip per job, but all at once: a backend without batch delete (beanstalkd)
+		// then costs a batch one round trip of time, not len(batch).
+		errs := make(chan error, len(batch))
 		for _, r := range batch {
-			if e := c.queue.Delete(ctx, r); e != nil && !errors.Is(e, connectors.ErrLeaseLost) {
+			go func(r *connectors.Reserved) { errs <- c.queue.Delete(ctx, r) }(r)
+		}
+		for range batch {
+			if e := <-errs; e != nil && !errors.Is(e, connectors.ErrLeaseLost) {
 				err = e
 			}
 		}

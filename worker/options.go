@@ -40,6 +40,9 @@ type Options struct {
 	BlockFor time.Duration
 	// Name identifies the worker in events, like Laravel's --name.
 	Name string
+	// BuryFailed buries failed jobs on a backend that can (beanstalkd) instead of recording them
+	// in the failed store.
+	BuryFailed bool
 }
 
 // withDefaults fills the zero values that would make the worker misbehave.

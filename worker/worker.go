@@ -255,34 +255,63 @@ func (l *loop) freeSlots() int {
 // fetch reserves up to n jobs, taking from each queue in priority order before the next.
 func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 	var got []*connectors.Reserved
-	batch, canBatch := l.w.queue.(connectors.BatchPopper)
 	for _, q := range l.w.opts.Queues {
 		for len(got) < n {
-			if canBatch && n-len(got) > 1 {
-				rs, err := batch.PopN(l.fetchCtx, q, n-len(got))
-				if err != nil {
-					return got, err
-				}
-				got = append(got, rs...)
-				if len(rs) == 0 {
-					break
-				}
-				continue
-			}
-			r, err := l.w.queue.Pop(l.fetchCtx, q)
+			rs, err := l.popMany(q, n-len(got))
+			got = append(got, rs...)
 			if err != nil {
 				return got, err
 			}
-			if r == nil {
-				break
+			if len(rs) == 0 {
+				break // q is empty: on to the next queue
 			}
-			got = append(got, r)
 		}
 		if len(got) == n {
 			break
 		}
 	}
 	return got, nil
+}
+
+// popMany reserves up to n jobs of queue in one round trip when the backend can, else with n
+// pops at once, so a backend without batch pop (beanstalkd) still fills free slots in parallel.
+// Jobs reserved before an error are returned with it.
+func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
+	if batch, ok := l.w.queue.(connectors.BatchPopper); ok && n > 1 {
+		return batch.PopN(l.fetchCtx, queue, n)
+	}
+	if n == 1 {
+		r, err := l.w.queue.Pop(l.fetchCtx, queue)
+		if r == nil {
+			return nil, err
+		}
+		return []*connectors.Reserved{r}, err
+	}
+	type popped struct {
+		r   *connectors.Reserved
+		err error
+	}
+	out := make(chan popped, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r, err := l.w.queue.Pop(l.fetchCtx, queue)
+			out <- popped{r, err}
+		}()
+	}
+	var (
+		got      []*connectors.Reserved
+		firstErr error
+	)
+	for i := 0; i < n; i++ {
+		p := <-out
+		if p.r != nil {
+			got = append(got, p.r)
+		}
+		if p.err != nil && firstErr == nil {
+			firstErr = p.err
+		}
+	}
+	return got, firstErr
 }
 
 // collect takes finished results; with block it waits for at least one (or a hard stop).

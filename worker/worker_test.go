@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/connectors/beanstalkqueue"
 	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/connectors/dbqueue"
 	"github.com/qctl/qctl/failed"
@@ -492,3 +493,35 @@ func TestTextReporterLine(t *testing.T) {
 }
 
 var _ connectors.Queue = (*dbqueue.Queue)(nil)
+
+func TestBuryFailedOnBeanstalkdKeepsTheJobOnTheServer(t *testing.T) {
+	connectortest.RequireService(t, "beanstalkd", "127.0.0.1:11300", "beanstalkd -l 127.0.0.1 -p 11300 &")
+	b := setup(t)
+	q, err := beanstalkqueue.Open(context.Background(), beanstalkqueue.Options{Addr: "127.0.0.1:11300", RetryAfter: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	tube := fmt.Sprintf("bury-%d", time.Now().UnixNano())
+	defer q.Clear(context.Background(), tube)
+	payload, _ := jobs.NewPayload("Boom", nil).Encode()
+	if _, err := q.Push(context.Background(), tube, payload, 0); err != nil {
+		t.Fatal(err)
+	}
+	b.handlers.Register("Boom", func(context.Context, *jobs.Job) error { return errors.New("no") })
+	w := worker.New(worker.Deps{Queue: q, Handlers: b.handlers, Failed: b.failed, Report: b.events.add},
+		worker.Options{Queues: []string{tube}, Tries: 1, StopWhenEmpty: true, BuryFailed: true, Sleep: time.Millisecond})
+	if _, err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Stats(context.Background(), tube)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Buried != 1 {
+		t.Fatalf("buried = %d, want the failed job buried on the server", st.Buried)
+	}
+	if len(b.failedRecords()) != 0 {
+		t.Fatal("a buried job was also written to the failed store")
+	}
+}
