@@ -103,6 +103,7 @@ func newApp(p *Program) *cli.App {
 			retryCommand(p),
 			forgetCommand(p),
 			flushCommand(p),
+			pruneFailedCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},

@@ -37,9 +37,7 @@ func migrateCommand(p *Program) *cli.Command {
 				}})
 			}
 			if cfg.Failed.Driver == config.DriverDatabase {
-				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, []migrations.Target{
-					{Kind: migrations.FailedJobs, Table: cfg.Failed.Table},
-				}})
+				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, []migrations.Target{failedTarget(cfg)}})
 			}
 			applied := 0
 			for _, s := range steps {

@@ -79,13 +79,16 @@ func openQueue(ctx context.Context, conn config.Connection, run syncqueue.RunFun
 	return q, nil
 }
 
-// openFailed opens the failed-job store; on SQLite it creates its table on first use.
+// openFailed opens the failed-job store in the layout the config names (Laravel's uuid table, or
+// think-queue's with `uuids = false`); on SQLite it creates its table on first use.
 func openFailed(ctx context.Context, cfg *config.Config) (*failed.Store, error) {
 	f := cfg.Failed
 	if f.Driver == config.DriverNull {
 		return nil, usageError("the failed-job store is disabled ([failed] driver = \"null\"): failed jobs are discarded")
 	}
-	return failed.Open(ctx, failed.Options{Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, AutoMigrate: f.Dialect == "sqlite"})
+	return failed.Open(ctx, failed.Options{
+		Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, Layout: failedLayout(cfg), AutoMigrate: f.Dialect == "sqlite",
+	})
 }
 
 // registry returns the program's Go handlers plus the exec handlers declared in the config.

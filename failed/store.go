@@ -1,5 +1,5 @@
-// Package failed is the failed-job store: Laravel's `failed_jobs` table (uuid-keyed) on SQLite,
-// PostgreSQL or MySQL/MariaDB. A job enters it when it runs out of tries, fails for good, or cannot
+// Package failed is the failed-job store: Laravel's `failed_jobs` table (uuid-keyed), or
+// think-queue 3's (integer ids, fail_time), on SQLite, PostgreSQL or MySQL/MariaDB. A job enters it when it runs out of tries, fails for good, or cannot
 // be read; `qctl failed`, `retry`, `forget` and `flush` read and empty it.
 package failed
 
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,8 +24,11 @@ var ErrNotFound = errors.New("No failed job matches the given ID.")
 
 // Record is one failed job.
 type Record struct {
-	// ID is the job's uuid, the id users see and type (Laravel's `failed_jobs.uuid`).
-	ID         string
+	// ID is the id users see and type: the job's uuid in Laravel's table (`failed_jobs.uuid`),
+	// the decimal row id in think-queue's.
+	ID string
+	// RowID is the table's auto-increment id, which `retry --range` and batch deletes use.
+	RowID      int64
 	Connection string
 	Queue      string
 	Payload    []byte
@@ -34,34 +36,31 @@ type Record struct {
 	FailedAt   time.Time
 }
 
-// Filter narrows List; zero fields match everything.
-type Filter struct {
-	Queue  string
-	Since  time.Time // failed at or after
-	Before time.Time // failed before
-	Limit  int       // 0 = no limit
-}
-
 // Options say where the store lives.
 type Options struct {
 	Dialect, DSN, Table string
+	// Layout is the table's shape; LayoutDetect (the zero value) reads it from the table and
+	// creates Laravel's when there is none.
+	Layout Layout
 	// AutoMigrate creates the table when it is missing (the SQLite default does, so a newcomer
 	// needs no extra step; on a server the command layer asks for `qctl migrate` instead).
 	AutoMigrate bool
-	// Now is the clock for failed_at; nil = time.Now.
+	// Now is the clock for failure times; nil = time.Now.
 	Now func() time.Time
 }
 
-// Store is the failed_jobs table.
+// Store is the failed-job table, Laravel's or think-queue's.
 type Store struct {
 	db      *gorm.DB
 	dialect string
 	table   string // quoted for the dialect
 	name    string // as configured, for messages
+	layout  layout
 	now     func() time.Time
 }
 
-// Open connects to the store's database, creating the table when asked to.
+// Open connects to the store's database, creating the table when asked to, and checks that an
+// existing table has the layout asked for.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Table == "" {
 		o.Table = "failed_jobs"
@@ -70,9 +69,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}
-	target := migrations.Target{Kind: migrations.FailedJobs, Table: o.Table}
+	target := o.Layout.target(o.Table)
 	if o.AutoMigrate {
-		if _, err := migrations.Apply(ctx, db, o.Dialect, target); err != nil {
+		if o.Layout == LayoutDetect && db.WithContext(ctx).Migrator().HasTable(o.Table) {
+			// An existing table keeps its layout; only a missing one is created as Laravel's.
+		} else if _, err := migrations.Apply(ctx, db, o.Dialect, target); err != nil {
 			closeDB(db)
 			return nil, fmt.Errorf("failed-job store: creating table %q: %w", o.Table, err)
 		}
@@ -83,30 +84,43 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		closeDB(db)
 		return nil, fmt.Errorf("failed-job store: table %q does not exist in the %s database: run `qctl migrate`", o.Table, o.Dialect)
 	}
-	return New(db, o.Dialect, o.Table, o.Now), nil
+	l, err := inspect(ctx, db, o.Table, o.Layout)
+	if err != nil {
+		closeDB(db)
+		return nil, fmt.Errorf("failed-job store: %w", err)
+	}
+	s := New(db, o.Dialect, o.Table, o.Now)
+	s.layout = l
+	return s, nil
 }
 
-// New wraps an open database whose table already exists.
+// New wraps an open database whose Laravel-layout table already exists.
 func New(db *gorm.DB, dialect, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, now: now}
+	return &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, layout: layoutFor(LayoutLaravel), now: now}
 }
 
 // Close closes the database connections.
 func (s *Store) Close() error { return closeDB(s.db) }
 
-// Log records a failed job and returns its id: the payload's uuid when it has one (so PHP and qctl
-// agree on it), else a new one. A uuid already in the table gets a fresh one rather than losing
-// the record.
+// Layout reports the table's layout.
+func (s *Store) Layout() Layout { return s.layout.kind }
+
+// Log records a failed job and returns its id. In Laravel's table that is the payload's uuid when
+// it has one (so PHP and qctl agree on it), else a new one; a uuid already in the table gets a
+// fresh one rather than losing the record. In think-queue's table it is the new row id.
 func (s *Store) Log(ctx context.Context, connection, queue string, payload []byte, exception string) (string, error) {
+	at := s.layout.timeArg(s.now().Truncate(time.Second))
+	if s.layout.kind == LayoutThink {
+		return s.logThink(ctx, connection, queue, payload, exception, at)
+	}
 	id := payloadUUID(payload)
 	if id == "" {
 		id = uuid.NewString()
 	}
 	insert := "INSERT INTO " + s.table + " (uuid, connection, queue, payload, exception, failed_at) VALUES (?, ?, ?, ?, ?, ?)"
-	at := s.now().UTC().Truncate(time.Second)
 	err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, string(payload), exception, at).Error
 	if err != nil {
 		if !sqldb.IsUniqueViolation(err) {
@@ -121,16 +135,40 @@ func (s *Store) Log(ctx context.Context, connection, queue string, payload []byt
 	return id, nil
 }
 
-const columns = "uuid, connection, queue, payload, exception, failed_at"
+func (s *Store) logThink(ctx context.Context, connection, queue string, payload []byte, exception string, at any) (string, error) {
+	insert := "INSERT INTO " + s.table + " (connection, queue, payload, exception, fail_time) VALUES (?, ?, ?, ?, ?)"
+	args := []any{connection, queue, string(payload), exception, at}
+	var id int64
+	if s.dialect == sqldb.MySQL {
+		sqlDB, err := s.db.DB()
+		if err == nil {
+			var res sql.Result
+			if res, err = sqlDB.ExecContext(ctx, insert, args...); err == nil {
+				id, err = res.LastInsertId()
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
+		}
+	} else if err := s.db.WithContext(ctx).Raw(insert+" RETURNING id", args...).Scan(&id).Error; err != nil {
+		return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
+	}
+	return strconv.FormatInt(id, 10), nil
+}
+
+// columns is what every read selects, in Record order.
+func (s *Store) columns() string {
+	return s.layout.idCol + ", id, connection, queue, payload, exception, " + s.layout.timeCol
+}
 
 // List returns failed jobs newest first, and how many matched in all (beyond Limit).
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, int64, error) {
-	where, args := f.where()
-	var total int64
-	if err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM "+s.table+where, args...).Scan(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("listing %q: %w", s.name, err)
+	total, err := s.Count(ctx, f)
+	if err != nil {
+		return nil, 0, err
 	}
-	query := "SELECT " + columns + " FROM " + s.table + where + " ORDER BY id DESC"
+	where, args := s.where(f)
+	query := "SELECT " + s.columns() + " FROM " + s.table + where + " ORDER BY id DESC"
 	if f.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(f.Limit)
 	}
@@ -138,27 +176,24 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, int64, error) {
 	return recs, total, err
 }
 
-func (f Filter) where() (string, []any) {
-	var conds []string
-	var args []any
-	if f.Queue != "" {
-		conds, args = append(conds, "queue = ?"), append(args, f.Queue)
+// Count counts the failed jobs f matches (Limit aside).
+func (s *Store) Count(ctx context.Context, f Filter) (int64, error) {
+	where, args := s.where(f)
+	var total int64
+	if err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM "+s.table+where, args...).Scan(&total).Error; err != nil {
+		return 0, fmt.Errorf("counting %q: %w", s.name, err)
 	}
-	if !f.Since.IsZero() {
-		conds, args = append(conds, "failed_at >= ?"), append(args, f.Since.UTC())
-	}
-	if !f.Before.IsZero() {
-		conds, args = append(conds, "failed_at < ?"), append(args, f.Before.UTC())
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return total, nil
 }
 
-// Find returns one failed job by uuid, or an error wrapping ErrNotFound.
+// Find returns one failed job by the id users see (uuid, or think-queue's integer id), or an
+// error wrapping ErrNotFound.
 func (s *Store) Find(ctx context.Context, id string) (*Record, error) {
-	recs, err := s.query(ctx, "SELECT "+columns+" FROM "+s.table+" WHERE uuid = ?", id)
+	key, ok := s.key(id)
+	if !ok {
+		return nil, fmt.Errorf("%q: %w", id, ErrNotFound)
+	}
+	recs, err := s.query(ctx, "SELECT "+s.columns()+" FROM "+s.table+" WHERE "+s.layout.idCol+" = ?", key)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +203,21 @@ func (s *Store) Find(ctx context.Context, id string) (*Record, error) {
 	return &recs[0], nil
 }
 
+// key turns a user-typed id into the id column's value; think-queue's ids must be integers.
+func (s *Store) key(id string) (any, bool) {
+	if s.layout.kind == LayoutThink {
+		return rowID(id)
+	}
+	return id, id != ""
+}
+
 // Forget deletes one failed job; it returns an error wrapping ErrNotFound when there was none.
 func (s *Store) Forget(ctx context.Context, id string) error {
-	res := s.db.WithContext(ctx).Exec("DELETE FROM "+s.table+" WHERE uuid = ?", id)
+	key, ok := s.key(id)
+	if !ok {
+		return fmt.Errorf("%q: %w", id, ErrNotFound)
+	}
+	res := s.db.WithContext(ctx).Exec("DELETE FROM "+s.table+" WHERE "+s.layout.idCol+" = ?", key)
 	if res.Error != nil {
 		return fmt.Errorf("forgetting %q: %w", id, res.Error)
 	}
@@ -184,7 +231,7 @@ func (s *Store) Forget(ctx context.Context, id string) error {
 func (s *Store) Flush(ctx context.Context, olderThan time.Duration) (int64, error) {
 	query, args := "DELETE FROM "+s.table, []any(nil)
 	if olderThan > 0 {
-		query, args = query+" WHERE failed_at < ?", []any{s.now().Add(-olderThan).UTC()}
+		query, args = query+" WHERE "+s.layout.timeCol+" < ?", []any{s.layout.timeArg(s.now().Add(-olderThan))}
 	}
 	res := s.db.WithContext(ctx).Exec(query, args...)
 	if res.Error != nil {
@@ -202,15 +249,18 @@ func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record,
 	var recs []Record
 	for rows.Next() {
 		var r Record
-		var payload, exception string
+		var id, payload, exception string
 		var at flexTime
-		if err := rows.Scan(&r.ID, &r.Connection, &r.Queue, &payload, &exception, &at); err != nil {
+		if err := rows.Scan(&id, &r.RowID, &r.Connection, &r.Queue, &payload, &exception, &at); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", s.name, err)
 		}
-		r.Payload, r.Exception, r.FailedAt = []byte(payload), exception, at.t
+		r.ID, r.Payload, r.Exception, r.FailedAt = id, []byte(payload), exception, at.t
 		recs = append(recs, r)
 	}
-	return recs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %q: %w", s.name, err)
+	}
+	return recs, nil
 }
 
 // payloadUUID reads the payload's uuid, "" when it has none or is not JSON.

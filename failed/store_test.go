@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,32 @@ func (c *clock) Now() time.Time { return c.now }
 // open returns a store on its own table, dropped when the test ends.
 func open(t *testing.T, d dialect, c *clock) *failed.Store {
 	t.Helper()
+	s, _ := openLayout(t, d, c, failed.LayoutDetect)
+	return s
+}
+
+// openLayout returns a store of layout on its own table, dropped when the test ends, and a
+// place for the test to reach that table directly.
+func openLayout(t *testing.T, d dialect, c *clock, layout failed.Layout) (*failed.Store, tableRef) {
+	t.Helper()
+	ref := newTable(t, d)
+	s, err := failed.Open(context.Background(), failed.Options{Dialect: d.name, DSN: ref.dsn, Table: ref.table, Layout: layout, AutoMigrate: true, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, ref
+}
+
+// tableRef is a test's table: its database and name.
+type tableRef struct {
+	dialect, dsn, table string
+}
+
+// newTable picks a unique table name in d's database and drops the table (and its
+// qctl_migrations rows) when the test ends.
+func newTable(t *testing.T, d dialect) tableRef {
+	t.Helper()
 	dsn := d.dsn
 	if d.name == "sqlite" {
 		dsn = filepath.Join(t.TempDir(), "failed.db")
@@ -40,27 +67,50 @@ func open(t *testing.T, d dialect, c *clock) *failed.Store {
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	table := "failed_jobs_t" + hex.EncodeToString(b)
-	s, err := failed.Open(context.Background(), failed.Options{Dialect: d.name, DSN: dsn, Table: table, AutoMigrate: true, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := tableRef{d.name, dsn, "failed_jobs_t" + hex.EncodeToString(b)}
 	t.Cleanup(func() {
-		s.Close()
 		if d.name == "sqlite" {
 			return
 		}
 		db, err := sqldb.Open(context.Background(), d.name, dsn)
 		if err != nil {
+			t.Errorf("dropping %s: %v", ref.table, err)
 			return
 		}
-		db.Exec("DROP TABLE IF EXISTS " + sqldb.Quote(d.name, table))
-		db.Exec("DELETE FROM qctl_migrations WHERE table_name = ?", table)
+		if err := db.Exec("DROP TABLE IF EXISTS " + sqldb.Quote(d.name, ref.table)).Error; err != nil {
+			t.Errorf("dropping %s: %v", ref.table, err)
+		}
+		db.Exec("DELETE FROM qctl_migrations WHERE table_name = ?", ref.table)
 		if sqlDB, err := db.DB(); err == nil {
 			sqlDB.Close()
 		}
 	})
-	return s
+	return ref
+}
+
+// exec runs statements on ref's database.
+func (ref tableRef) exec(t *testing.T, stmts ...string) {
+	t.Helper()
+	for _, st := range stmts {
+		ref.execArgs(t, st)
+	}
+}
+
+// execArgs runs one statement with arguments on ref's database.
+func (ref tableRef) execArgs(t *testing.T, stmt string, args ...any) {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), ref.dialect, ref.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	if err := db.Exec(strings.ReplaceAll(stmt, "{{table}}", sqldb.Quote(ref.dialect, ref.table)), args...).Error; err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
 }
 
 func TestStore(t *testing.T) {

@@ -29,6 +29,9 @@ const (
 	Jobs       Kind = "jobs"        // Laravel's jobs table: the database queue
 	FailedJobs Kind = "failed_jobs" // Laravel's failed_jobs table: the failed-job store
 	Signals    Kind = "signals"     // qctl_signals: the restart broadcast of database connections
+	// ThinkFailedJobs is think-queue 3's failed table (integer ids, fail_time): the failed-job
+	// store when [failed] uuids = false.
+	ThinkFailedJobs Kind = "think_failed_jobs"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -49,6 +52,8 @@ func (t Target) TableName() string {
 	switch t.Kind {
 	case Signals:
 		return "qctl_signals"
+	case ThinkFailedJobs:
+		return "failed_jobs"
 	default:
 		return string(t.Kind)
 	}
@@ -65,6 +70,7 @@ var steps = []step{
 	{"0001_jobs", Jobs},
 	{"0002_failed_jobs", FailedJobs},
 	{"0003_qctl_signals", Signals},
+	{"0004_think_failed_jobs", ThinkFailedJobs},
 }
 
 // Apply creates whatever of targets is missing in db and returns one line per step applied, such
@@ -240,7 +246,7 @@ func checkTargets(dialect string, targets []Target) error {
 	}
 	for _, t := range targets {
 		if firstStep(t.Kind) == "" {
-			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs or signals)", t.Kind)
+			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_failed_jobs or signals)", t.Kind)
 		}
 		if err := sqldb.CheckTable(t.TableName()); err != nil {
 			return fmt.Errorf("migrations: %w", err)
