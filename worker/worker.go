@@ -37,7 +37,7 @@ type Worker struct {
 	stopOnce, killOnce sync.Once
 	stopCh, killCh     chan struct{} // closed by Stop and Kill
 	wake               chan struct{} // nudges the loop after Pause/Resume
-	mu                 sync.Mutex    // guards paused
+	mu                 sync.Mutex    // guards paused; held by the loop while it fetches and starts jobs
 	paused             bool
 }
 
@@ -124,12 +124,6 @@ func (w *Worker) setPaused(p bool) {
 	}
 }
 
-func (w *Worker) isPaused() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.paused
-}
-
 // Run pops and runs jobs until a stop condition and returns the reason. A non-nil error means
 // the worker could not run at all (for example, missing tables); reason is then "".
 func (w *Worker) Run(ctx context.Context) (StopReason, error) {
@@ -195,12 +189,17 @@ func (l *loop) run() StopReason {
 			l.collect(true)
 			continue
 		}
-		if w.isPaused() {
+		// Fetching and starting jobs happen under the lock Pause takes, so once Pause has
+		// returned (and said so) no job starts until Resume.
+		w.mu.Lock()
+		if w.paused {
+			w.mu.Unlock()
 			l.idle(time.Hour)
 			continue
 		}
 		free := l.freeSlots()
 		if free == 0 {
+			w.mu.Unlock()
 			l.collect(true)
 			continue
 		}
@@ -212,6 +211,7 @@ func (l *loop) run() StopReason {
 			w.watch(r, false)
 			go func(r *connectors.Reserved) { l.results <- w.execute(l.jobCtx, r) }(r)
 		}
+		w.mu.Unlock()
 		if err != nil {
 			if l.fetchCtx.Err() != nil {
 				continue // a stop cut the pop short; the next round sees it
