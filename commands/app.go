@@ -104,6 +104,8 @@ func newApp(p *Program) *cli.App {
 			forgetCommand(p),
 			flushCommand(p),
 			pruneFailedCommand(p),
+			kickCommand(p),
+			peekCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -32,6 +33,8 @@ func pushCommand(p *Program) *cli.Command {
 			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
 			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
 			&cli.IntFlag{Name: "timeout", Usage: "the job's timeout in seconds (0 = leave it to the worker)"},
+			&cli.Uint64Flag{Name: "priority", DefaultText: "the connection's priority",
+				Usage: "beanstalkd priority `N`: 0 most urgent, 4294967295 least; beanstalkd only, other drivers refuse it"},
 		},
 		Action: func(c *cli.Context) error { return runPush(c, p) },
 	}
@@ -75,6 +78,16 @@ func runPush(c *cli.Context, p *Program) error {
 	if err != nil {
 		return err
 	}
+	priority, withPriority := uint32(0), c.IsSet("priority")
+	if withPriority {
+		if conn.Driver != config.DriverBeanstalkd {
+			return usageError("--priority is only for beanstalkd connections; connection %s is %s", conn.Name, conn.Driver)
+		}
+		if c.Uint64("priority") > math.MaxUint32 {
+			return usageError("--priority %d is out of range: beanstalkd priorities run from 0 (most urgent) to %d", c.Uint64("priority"), uint32(math.MaxUint32))
+		}
+		priority = uint32(c.Uint64("priority"))
+	}
 	queue := c.String("queue")
 	if queue == "" {
 		queue = conn.Queue
@@ -89,12 +102,23 @@ func runPush(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer q.Close()
-	id, err := q.Push(ctx, queue, raw, time.Duration(c.Int("delay"))*time.Second)
+	delay := time.Duration(c.Int("delay")) * time.Second
+	var id string
+	if pp, ok := q.(priorityPusher); ok && withPriority {
+		id, err = pp.PushPriority(ctx, queue, raw, delay, priority)
+	} else {
+		id, err = q.Push(ctx, queue, raw, delay)
+	}
 	if err != nil {
 		return fmt.Errorf("pushing %s onto %q: %w", name, queue, err)
 	}
 	fmt.Fprintln(p.Stdout, id)
 	return nil
+}
+
+// priorityPusher is a backend whose jobs carry a priority (beanstalkd).
+type priorityPusher interface {
+	PushPriority(ctx context.Context, queue string, payload []byte, delay time.Duration, priority uint32) (string, error)
 }
 
 // pushData returns the job's JSON data from the argument, --data-file or a piped stdin, checking

@@ -22,7 +22,7 @@ func openServerQueue(ctx context.Context, conn config.Connection) (connectors.Qu
 		})
 	case config.DriverBeanstalkd:
 		return beanstalkqueue.Open(ctx, beanstalkqueue.Options{
-			Addr: conn.Addr, Addrs: conn.Addrs, Priority: conn.Priority,
+			Addr: conn.Addr, Addrs: conn.Addrs, Priority: &conn.Priority, // config defaults it to 1024
 			RetryAfter: conn.RetryAfter, BlockFor: conn.BlockFor,
 		})
 	}

@@ -52,7 +52,7 @@ func mustPop(t testing.TB, q *Queue, tube string) *connectors.Reserved {
 
 func TestPriorityOrder(t *testing.T) {
 	t.Parallel()
-	q := openShared(t, Options{Priority: 1024})
+	q := openShared(t, Options{}) // nil Priority: DefaultPriority
 	tube := tubeName(t, "priority")
 	mustPush(t, q, tube, "p5", 0, 5)
 	mustPush(t, q, tube, "p0", 0, 0)
@@ -107,8 +107,12 @@ func TestBuryKickPeekStats(t *testing.T) {
 			t.Fatalf("Peek(%s) = %+v, want job %s", state, p, want)
 		}
 	}
-	if p, _ := q.Peek(ctx, tube, "buried"); string(p.Payload) != "fails" {
-		t.Fatalf("Peek(buried) payload = %q", p.Payload)
+	// Bury keeps the job's priority (3), and the failed run is counted.
+	if p, _ := q.Peek(ctx, tube, "buried"); string(p.Payload) != "fails" || p.Priority != 3 || p.Attempts != 1 {
+		t.Fatalf("Peek(buried) = %+v; want payload fails, priority 3, attempts 1", p)
+	}
+	if p, _ := q.Peek(ctx, tube, "delayed"); p.Priority != 1024 || p.Attempts != 0 || p.TimeLeft < 50*time.Minute || p.TimeLeft > time.Hour {
+		t.Fatalf("Peek(delayed) = %+v; want priority 1024, attempts 0, about an hour left", p)
 	}
 	if _, err := q.Peek(ctx, tube, "reserved"); err == nil {
 		t.Fatal("Peek(reserved) succeeded; beanstalkd has no such peek")
@@ -137,6 +141,54 @@ func TestBuryKickPeekStats(t *testing.T) {
 	}
 	if st, err := q.Stats(ctx, tube); err != nil || st != (TubeStats{}) {
 		t.Fatalf("Stats after Clear = %+v, %v", st, err)
+	}
+}
+
+func TestRequeueGivesBuriedJobsFreshAttempts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := openShared(t, Options{RetryAfter: 7 * time.Second})
+	tube := tubeName(t, "requeue")
+	first := mustPush(t, q, tube, "first", 0, 3)
+	second := mustPush(t, q, tube, "second", 0, 3)
+	mustPush(t, q, tube, "later", time.Hour, 1024)
+	for _, want := range []string{first, second} {
+		r := mustPop(t, q, tube)
+		if r.ID != want {
+			t.Fatalf("popped %s, want %s", r.ID, want)
+		}
+		if err := q.Bury(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := q.Requeue(ctx, tube, 1); err != nil || n != 1 {
+		t.Fatalf("Requeue(1) = %d, %v; want 1", n, err)
+	}
+	if st, err := q.Stats(ctx, tube); err != nil || st != (TubeStats{Ready: 1, Delayed: 1, Buried: 1}) {
+		t.Fatalf("after Requeue(1) stats = %+v, %v; want 1 ready, 1 delayed (untouched), 1 buried", st, err)
+	}
+	if n, err := q.Requeue(ctx, tube, 10); err != nil || n != 1 {
+		t.Fatalf("Requeue(10) = %d, %v; want 1 (the delayed job is not buried)", n, err)
+	}
+	raw := rawConn(t, sharedAddr)
+	for _, want := range []string{"first", "second"} {
+		r := mustPop(t, q, tube)
+		if string(r.Payload) != want || r.Attempts != 1 || r.ID == first || r.ID == second {
+			t.Fatalf("after Requeue popped %s %q attempts %d; want a new job %q on its first attempt", r.ID, r.Payload, r.Attempts, want)
+		}
+		id, _ := strconv.ParseUint(r.ID, 10, 64)
+		if js, err := raw.StatsJob(id); err != nil || js["pri"] != "3" || js["ttr"] != "7" {
+			t.Fatalf("requeued job stats = %v, %v; want the original priority 3 and TTR 7", js, err)
+		}
+		if err := q.Delete(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, old := range []string{first, second} {
+		id, _ := strconv.ParseUint(old, 10, 64)
+		if _, err := raw.StatsJob(id); !errors.Is(err, beanstalk.ErrNotFound) {
+			t.Fatalf("original job %s still exists after Requeue (stats-job: %v)", old, err)
+		}
 	}
 }
 
@@ -220,81 +272,6 @@ func TestLostConnectionLosesTheReservation(t *testing.T) {
 	t.Fatal("the job never came back after its connection closed")
 }
 
-// waiting returns how many connections wait in a reserve on tube, as the server counts them.
-func waiting(t testing.TB, c *beanstalk.Conn, tube string) string {
-	st, err := beanstalk.NewTube(c, tube).Stats()
-	if errors.Is(err, beanstalk.ErrNotFound) {
-		return "0"
-	}
-	if err != nil {
-		t.Fatalf("stats-tube: %v", err)
-	}
-	return st["current-waiting"]
-}
-
-// awaitWaiting polls the server until a Pop is blocked in reserve-with-timeout on tube.
-func awaitWaiting(t testing.TB, tube string) {
-	t.Helper()
-	raw := rawConn(t, sharedAddr)
-	for deadline := time.Now().Add(5 * time.Second); waiting(t, raw, tube) != "1"; {
-		if time.Now().After(deadline) {
-			t.Fatal("Pop never started waiting on the server")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestPopWaitsBlockForAndWakesOnPush(t *testing.T) {
-	t.Parallel()
-	q := openShared(t, Options{BlockFor: 20 * time.Second})
-	tube := tubeName(t, "block")
-	got := make(chan *connectors.Reserved, 1)
-	go func() {
-		r, err := q.Pop(context.Background(), tube)
-		if err != nil {
-			t.Errorf("Pop: %v", err)
-		}
-		got <- r
-	}()
-	awaitWaiting(t, tube)
-	mustPush(t, q, tube, "wake", 0, 1)
-	select {
-	case r := <-got:
-		if r == nil || string(r.Payload) != "wake" {
-			t.Fatalf("blocked Pop returned %+v", r)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a blocked Pop did not wake up on a push")
-	}
-}
-
-func TestPopStopsWhenContextEnds(t *testing.T) {
-	t.Parallel()
-	q := openShared(t, Options{BlockFor: 30 * time.Second})
-	tube := tubeName(t, "cancel")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := q.Pop(ctx, tube)
-		done <- err
-	}()
-	awaitWaiting(t, tube)
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Pop after cancel = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Pop kept waiting after its context was cancelled")
-	}
-	// The interrupted connection was dropped; the Queue still works.
-	mustPush(t, q, tube, "after", 0, 1)
-	if r := mustPop(t, q, tube); string(r.Payload) != "after" {
-		t.Fatalf("popped %q", r.Payload)
-	}
-}
-
 func TestOpenOptions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -319,5 +296,24 @@ func TestReceiptRoundTrip(t *testing.T) {
 		if _, err := parseReceipt(bad); err == nil {
 			t.Errorf("parseReceipt(%q) accepted it", bad)
 		}
+	}
+}
+
+// TestConfiguredPriorityZeroIsKept guards against 0 (most urgent) being taken for "unset".
+func TestConfiguredPriorityZeroIsKept(t *testing.T) {
+	t.Parallel()
+	zero := uint32(0)
+	q := openShared(t, Options{Priority: &zero})
+	tube := tubeName(t, "priority-zero")
+	if _, err := q.Push(context.Background(), tube, []byte("urgent"), 0); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Clear(context.Background(), tube)
+	job, err := q.Peek(context.Background(), tube, "ready")
+	if err != nil || job == nil {
+		t.Fatalf("Peek = %v, %v", job, err)
+	}
+	if job.Priority != 0 {
+		t.Fatalf("pushed with priority %d, want the configured 0", job.Priority)
 	}
 }

@@ -46,10 +46,10 @@ func (q *Queue) PushPriority(ctx context.Context, tube string, payload []byte, d
 	return "", fmt.Errorf("push to tube %q: %w", tube, err)
 }
 
-// Pop reserves the next ready job of tube (by priority, then first in, first out), waiting up to
-// Options.BlockFor for one, and returns nil, nil when none came. The reservation lasts the job's
-// TTR. Attempts is the job's reserves count, one round trip more (stats-job) that also gives the
-// job's priority and TTR, kept for Release, Bury and reclaiming.
+// Pop reserves the next ready job of tube (by priority, then first in, first out) and returns
+// nil, nil at once when none is ready (reserve-with-timeout 0; Wait is how to wait). The
+// reservation lasts the job's TTR. Attempts is the job's reserves count, one round trip more
+// (stats-job) that also gives the job's priority and TTR, kept for Release, Bury and reclaiming.
 func (q *Queue) Pop(ctx context.Context, tube string) (*connectors.Reserved, error) {
 	if err := checkTube(tube); err != nil {
 		return nil, err
@@ -82,11 +82,12 @@ func (q *Queue) reserve(ctx context.Context, c *conn, tube string) (*connectors.
 		body []byte
 	)
 	err := c.do(ctx, "reserve", func() (err error) {
-		id, body, err = c.watch.Reserve(q.blockFor)
+		id, body, err = c.watch.Reserve(0)
 		return err
 	})
-	// DEADLINE_SOON only answers a connection that holds a reservation about to expire; ours
-	// hold none when they reserve, but it still means "nothing for you now".
+	// TIMED_OUT is reserve-with-timeout 0 finding nothing ready. DEADLINE_SOON only answers a
+	// connection that holds a reservation about to expire; ours hold none when they reserve, but
+	// it still means "nothing for you now".
 	if errors.Is(err, beanstalk.ErrTimeout) || errors.Is(err, beanstalk.ErrDeadline) {
 		return nil, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	beanstalk "github.com/beanstalkd/go-beanstalk"
@@ -29,6 +30,8 @@ const (
 type server struct {
 	index int
 	addr  string
+
+	nextNudge atomic.Int64 // unix nanoseconds before which nudgeExpired does nothing
 
 	mu     sync.Mutex
 	idle   []*conn // most recently used last
@@ -100,9 +103,16 @@ const nudgeMargin = 100 * time.Millisecond
 // connection sends its next command: a job abandoned on an idle connection would stay reserved
 // for ever. So every reservation past its local deadline is dropped from our books and its
 // connection sends one harmless command (stats-job), which reschedules it on the server. Pop calls
-// this when it finds a tube empty, so the cost falls on idle workers and the job soon comes back.
+// this when it finds a tube empty, and Wait between polls, so the cost falls on idle workers and
+// the job soon comes back. It looks at most once per nudgeMargin: many goroutines popping empty
+// tubes at once then do not take turns scanning every connection under s.mu while busy ones
+// wait for it to hand out and take back connections.
 func (s *server) nudgeExpired(ctx context.Context) {
 	now := time.Now()
+	next := s.nextNudge.Load()
+	if now.UnixNano() < next || !s.nextNudge.CompareAndSwap(next, now.Add(nudgeMargin).UnixNano()) {
+		return
+	}
 	var expired []*conn
 	s.mu.Lock()
 	for _, c := range s.conns {

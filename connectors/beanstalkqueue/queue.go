@@ -21,9 +21,25 @@
 // The server keeps time: delays and TTRs run on its clock, so there is no Now option. Delays and
 // TTRs are whole seconds (rounded up). Attempts are the job's `reserves` count from stats-job, as
 // Laravel counts them. Extend is `touch`, which restarts the job's full TTR whatever lease the
-// caller asks for. There is no Waiter: beanstalkd's only way to wait is to reserve, so a blocking
-// wait would take a job nobody runs yet and count an attempt for it; instead Pop itself waits up to
-// Options.BlockFor (reserve-with-timeout), as Laravel's block_for does.
+// caller asks for.
+//
+// # Waiting without reserving
+//
+// Pop never blocks (reserve-with-timeout 0): a worker pops its queues in strict priority order, and
+// a Pop that waited on an empty `high` would hold up `low` on every round. The worker blocks only
+// when every queue is empty, through Wait (see wait.go). beanstalkd's only blocking command is
+// reserve, and a reservation counts an attempt, so Wait polls peek-ready instead.
+//
+// # Restart signal
+//
+// beanstalkd has no key-value store, so the restart signal is the body of the one ready job of the
+// reserved tube "qctl.restart" (see restart.go).
+//
+// # Bury and kick
+//
+// Bury sets a failed job aside on the server, keeping its priority (bury_failed). Requeue, which
+// `qctl kick` uses, brings buried jobs back as new jobs with fresh attempts; Kick is beanstalkd's
+// own kick, which keeps their reserves count and so their attempts (see tubes.go).
 package beanstalkqueue
 
 import (
@@ -55,15 +71,15 @@ type Options struct {
 	// sharing the servers must list the same addresses spelled the same way, since the spelling is
 	// what is hashed. Set Addr or Addrs, not both.
 	Addrs []string
-	// Priority is the priority of Push (0 is most urgent); 0 here means DefaultPriority, so push
-	// with priority 0 through PushPriority.
-	Priority uint32
+	// Priority is the priority of Push (0 is most urgent); nil means DefaultPriority. A pointer,
+	// so that a configured 0 stays 0.
+	Priority *uint32
 	// RetryAfter is the TTR of pushed jobs: whole seconds, rounded up, at least one.
 	// DefaultRetryAfter when zero.
 	RetryAfter time.Duration
-	// BlockFor is how long Pop waits for a job on an empty tube (reserve-with-timeout, whole
-	// seconds). Zero makes Pop return at once. With several queues in strict priority order, each
-	// empty queue costs its Pop this long, exactly as Laravel's block_for does.
+	// BlockFor (block_for) is the longest one Wait blocks; zero leaves it to the caller. Pop
+	// never waits, unlike with Laravel's block_for, where every Pop of an empty tube waits this
+	// long, so that with --queue=high,low an empty high delays low on every round.
 	BlockFor time.Duration
 }
 
@@ -82,6 +98,8 @@ type Queue struct {
 var (
 	_ connectors.Queue         = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
+	_ connectors.Waiter        = (*Queue)(nil)
+	_ connectors.Restarter     = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.
@@ -112,12 +130,12 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	q := &Queue{
 		instance: instances.Add(1),
-		priority: o.Priority,
+		priority: DefaultPriority,
 		ttr:      wholeSeconds(o.RetryAfter),
-		blockFor: wholeSeconds(o.BlockFor),
+		blockFor: o.BlockFor,
 	}
-	if q.priority == 0 {
-		q.priority = DefaultPriority
+	if o.Priority != nil {
+		q.priority = *o.Priority
 	}
 	if o.RetryAfter <= 0 {
 		q.ttr = DefaultRetryAfter
