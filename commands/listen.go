@@ -38,6 +38,7 @@ func listenCommand(p *Program) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "accepted for Laravel compatibility"},
 			&cli.StringFlag{Name: "name", Value: "listen", Usage: "listener name; children are NAME-1, NAME-2, ..."},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per event (children's too)"},
+			metricsAddrFlag(),
 		},
 		Action: func(c *cli.Context) error { return runListen(c, p) },
 	}
@@ -112,7 +113,23 @@ func runListen(c *cli.Context, p *Program) error {
 	if c.Bool("json") {
 		report = worker.JSONReporter(p.Stdout)
 	}
-	l := listener.New(listener.Deps{Queue: q, Failed: store, Report: report, Stdout: p.Stdout, Stderr: p.Stderr, Memory: worker.ResidentMemory},
+	// Metrics count the children's job events (sent on their report pipe) and the listener's own;
+	// only the listener's own are printed here, the children print theirs.
+	name := c.String("name")
+	queues := strings.Split(c.String("queue"), ",")
+	if c.String("queue") == "" {
+		queues = []string{conn.Queue}
+	}
+	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, q, queues, func(e worker.Event) {
+		if e.Worker == name {
+			report(e)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	l := listener.New(listener.Deps{Queue: q, Failed: store, Report: counted, Observe: counted, Stdout: p.Stdout, Stderr: p.Stderr, Memory: worker.ResidentMemory},
 		listener.Options{
 			Executable: exe, GlobalArgs: global, WorkArgs: workArgs, Connection: conn.Name, Name: c.String("name"),
 			Processes: c.Int("processes"), Timeout: time.Duration(c.Int("timeout")) * time.Second,

@@ -82,15 +82,19 @@ func (p *proc) exitWithin(d time.Duration) int {
 }
 
 // waitFor polls cond until it holds, failing after d. It waits on an outside process's effect,
-// which no in-process signal can tell us about.
+// which no in-process signal can tell us about. The pause between polls grows from 20 ms to
+// 250 ms: several conditions run a qctl process each time, and a loaded machine should not be
+// loaded further by the test waiting on it.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
+	pause := 20 * time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(pause*3/2, 250*time.Millisecond)
 	}
 }
 

@@ -47,6 +47,7 @@ func workerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "force", Usage: "run even in maintenance mode (accepted for Laravel compatibility)"},
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
+		metricsAddrFlag(),
 	}
 }
 
@@ -92,6 +93,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	} else {
 		s.report = worker.TextReporter(p.Stdout)
 	}
+	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	reg := registry(p, cfg)
 	if s.failed, err = openFailedFor(ctx, cfg); err != nil {
 		return nil, nil, err
@@ -110,6 +112,11 @@ func runWork(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer s.close()
+	stopMetrics, err := startMetrics(c, p, s)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if _, ok := s.queue.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}

@@ -105,3 +105,31 @@ type Restarter interface {
 	// BroadcastRestart stores value (a unix timestamp) for every worker to see.
 	BroadcastRestart(ctx context.Context, value string) error
 }
+
+// QueueStats is one queue's jobs counted by state at one moment, as an Inspector sees them.
+type QueueStats struct {
+	// Ready counts jobs a pop would take now, including reservations whose lease has lapsed (a
+	// crashed worker's jobs) where the backend can tell them apart.
+	Ready int64
+	// Delayed counts jobs waiting for a delay or a release's backoff to pass.
+	Delayed int64
+	// Reserved counts jobs a worker holds and has not yet deleted or released.
+	Reserved int64
+	// Buried counts jobs the backend itself keeps aside as failed (beanstalkd's buried state);
+	// other backends move failed jobs to the failed store and report 0.
+	Buried int64
+	// OldestReady is when the oldest ready job became ready: its available time where the backend
+	// records one (database rows, Redis delayed and lapsed jobs), else its push time (Redis
+	// createdAt, beanstalkd's job age). It is zero when nothing is ready or the backend cannot tell.
+	OldestReady time.Time
+}
+
+// Inspector lets operators see a backend's queues without touching their jobs: `qctl status`
+// and the worker's queue-depth metrics use it. It reads only; a job's state is never changed.
+type Inspector interface {
+	// QueueStats counts queue's jobs by state. An unknown or empty queue counts zero.
+	QueueStats(ctx context.Context, queue string) (QueueStats, error)
+	// Queues lists the names of the queues the backend knows now, sorted: those holding jobs and,
+	// where the backend keeps empty ones while clients use them (beanstalkd's tubes), those too.
+	Queues(ctx context.Context) ([]string, error)
+}

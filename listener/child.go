@@ -133,6 +133,12 @@ func (l *Listener) spawn(slot int) *child {
 			if err := dec.Decode(&m); err != nil {
 				return
 			}
+			if m.Event != nil {
+				e := *m.Event
+				e.Duration, e.Delay = time.Duration(m.DurationNS), time.Duration(m.DelayNS)
+				l.observe(e)
+				continue
+			}
 			mu.Lock()
 			if m.Done {
 				open = nil

@@ -49,6 +49,9 @@ type Deps struct {
 	Stdout, Stderr io.Writer
 	Now            func() time.Time
 	Memory         func() uint64 // the listener's own resident memory; nil = none checked
+	// Observe hears every job event of every child (their output is already relayed), for
+	// metrics; nil ignores them.
+	Observe worker.Reporter
 }
 
 // Listener supervises `work --once` children.
@@ -57,6 +60,7 @@ type Listener struct {
 	queue          connectors.Queue
 	failed         worker.FailedLogger
 	report         worker.Reporter
+	observe        worker.Reporter
 	stdout, stderr io.Writer
 	now            func() time.Time
 	memory         func() uint64
@@ -83,6 +87,10 @@ func New(d Deps, o Options) *Listener {
 	}
 	if l.report == nil {
 		l.report = func(worker.Event) {}
+	}
+	l.observe = d.Observe
+	if l.observe == nil {
+		l.observe = func(worker.Event) {}
 	}
 	inner := l.report
 	l.report = func(e worker.Event) {

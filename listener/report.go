@@ -3,8 +3,10 @@ package listener
 import (
 	"encoding/json"
 	"os"
+	"sync"
 
 	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/worker"
 )
 
 // ReportFDEnv names the environment variable that tells a `work --once` child which file
@@ -14,22 +16,57 @@ const ReportFDEnv = "QCTL_LISTEN_FD"
 // reportFD is the descriptor the listener hands its children: the first of cmd.ExtraFiles.
 const reportFD = 3
 
-// message is one line a child writes on the report pipe.
+// message is one line a child writes on the report pipe: a reservation starting or ending, or
+// one of its worker's events (for the listener's metrics).
 type message struct {
-	Done bool                 `json:"done"`
-	Job  *connectors.Reserved `json:"job"`
+	Done  bool                 `json:"done,omitempty"`
+	Job   *connectors.Reserved `json:"job,omitempty"`
+	Event *worker.Event        `json:"event,omitempty"`
+	// Event's Duration and Delay are not in its JSON form; they travel here.
+	DurationNS int64 `json:"duration_ns,omitempty"`
+	DelayNS    int64 `json:"delay_ns,omitempty"`
+}
+
+// reportPipe is this process's end of the report pipe, when a listener started it.
+var reportPipe = sync.OnceValue(func() *pipeWriter {
+	if os.Getenv(ReportFDEnv) == "" {
+		return nil
+	}
+	return &pipeWriter{enc: json.NewEncoder(os.NewFile(reportFD, "listen-report"))}
+})
+
+// pipeWriter serialises messages from the worker's goroutines onto the pipe.
+type pipeWriter struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func (w *pipeWriter) send(m message) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_ = w.enc.Encode(m) // a listener gone away is not the job's problem
 }
 
 // ChildReporter returns the Watch hook a worker started by `listen` uses to report its
 // reservations, or nil when this process was not started by a listener.
 func ChildReporter() func(*connectors.Reserved, bool) {
-	if os.Getenv(ReportFDEnv) == "" {
+	w := reportPipe()
+	if w == nil {
 		return nil
 	}
-	f := os.NewFile(reportFD, "listen-report")
-	enc := json.NewEncoder(f)
-	return func(r *connectors.Reserved, done bool) {
-		_ = enc.Encode(message{Done: done, Job: r}) // a listener gone away is not the job's problem
+	return func(r *connectors.Reserved, done bool) { w.send(message{Done: done, Job: r}) }
+}
+
+// ChildEvents wraps a child worker's reporter so its events also reach the listener, which counts
+// them in its metrics; outside a listener it returns report unchanged.
+func ChildEvents(report worker.Reporter) worker.Reporter {
+	w := reportPipe()
+	if w == nil {
+		return report
+	}
+	return func(e worker.Event) {
+		report(e)
+		w.send(message{Event: &e, DurationNS: int64(e.Duration), DelayNS: int64(e.Delay)})
 	}
 }
 
