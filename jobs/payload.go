@@ -294,31 +294,6 @@ func (p *Payload) setExtra(f extraField) {
 	p.extra = append(p.extra, f)
 }
 
-// objectFields splits a valid JSON object into its members in document order.
-func objectFields(obj []byte) ([]extraField, error) {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil { // the opening brace
-		return nil, err
-	}
-	var fields []extraField
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("object key %v is not a string", tok)
-		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("key %q: %w", key, err)
-		}
-		fields = append(fields, extraField{key: key, value: value})
-	}
-	return fields, nil
-}
-
 // jsonKind names the kind of a valid JSON value for error messages.
 func jsonKind(v []byte) string {
 	v = bytes.TrimSpace(v)

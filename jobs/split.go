@@ -1,0 +1,112 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// objectFields splits a JSON object, already checked with json.Valid, into its members in
+// document order, in one pass and without decoding the values. It is the worker's hot path:
+// every job's payload goes through it, and the token-by-token json.Decoder it replaces took
+// almost half of a busy worker's CPU.
+func objectFields(obj []byte) ([]extraField, error) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, fmt.Errorf("not an object")
+	}
+	fields := make([]extraField, 0, 12)
+	i = skipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return fields, nil
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return nil, fmt.Errorf("object key at byte %d is not a string", i)
+		}
+		end := stringEnd(obj, i)
+		key, err := keyText(obj[i:end])
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, fmt.Errorf("key %q: no colon", key)
+		}
+		start := skipSpace(obj, i+1)
+		stop := valueEnd(obj, start)
+		fields = append(fields, extraField{key: key, value: json.RawMessage(obj[start:stop])})
+		i = skipSpace(obj, stop)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+			continue
+		}
+		break
+	}
+	return fields, nil
+}
+
+// keyText returns a quoted key's text. Only a key with escapes or bytes that are not valid UTF-8
+// is decoded by encoding/json (which turns those bytes into U+FFFD); the rest are copied.
+func keyText(quoted []byte) (string, error) {
+	inner := quoted[1 : len(quoted)-1]
+	for _, c := range inner {
+		if c == '\\' || c >= utf8.RuneSelf && !utf8.Valid(inner) {
+			var s string
+			err := json.Unmarshal(quoted, &s)
+			return s, err
+		}
+	}
+	return string(inner), nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string that starts with the quote at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped character, whatever it is
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the JSON value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	// A number, true, false or null: up to the next delimiter.
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
