@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -30,6 +31,7 @@ func pushCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "queue", Usage: "queue to push to (default: the connection's queue)"},
 			&cli.IntFlag{Name: "delay", Usage: "seconds before the job becomes available"},
 			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
+			&cli.StringFlag{Name: "file", Usage: "push one job per line of `FILE` (JSON lines: each line is one job's data; - for standard input), in bulk where the backend can"},
 			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
 			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
 			&cli.IntFlag{Name: "timeout", Usage: "the job's timeout in seconds (0 = leave it to the worker)"},
@@ -45,29 +47,46 @@ func runPush(c *cli.Context, p *Program) error {
 		return usageError("push takes a job name and optional JSON data (see `qctl push --help`)")
 	}
 	name := c.Args().Get(0)
-	data, err := pushData(c, p)
-	if err != nil {
-		return err
-	}
-	payload := jobs.NewPayload(name, data)
-	if n := c.Int("tries"); n > 0 {
-		payload.MaxTries = &n
-	}
 	if b := c.String("backoff"); b != "" {
 		if _, err := jobs.ParseBackoff(b); err != nil {
 			return usageError("--backoff %q: %v", b, err)
 		}
-		payload.Backoff = b
-	}
-	if t := c.Int("timeout"); t > 0 {
-		payload.Timeout = &t
 	}
 	if c.Int("delay") < 0 {
 		return usageError("--delay must not be negative")
 	}
-	raw, err := payload.Encode()
-	if err != nil {
-		return err
+	var datas []json.RawMessage
+	if file := c.String("file"); file != "" {
+		if c.NArg() == 2 || c.IsSet("data-file") {
+			return usageError("--file gives every job's data; do not also give data as an argument or with --data-file")
+		}
+		lines, err := readJSONLines(p, file)
+		if err != nil {
+			return err
+		}
+		datas = lines
+	} else {
+		data, err := pushData(c, p)
+		if err != nil {
+			return err
+		}
+		datas = []json.RawMessage{data}
+	}
+	payloads := make([][]byte, len(datas))
+	for i, data := range datas {
+		payload := jobs.NewPayload(name, data)
+		if n := c.Int("tries"); n > 0 {
+			payload.MaxTries = &n
+		}
+		payload.Backoff = c.String("backoff")
+		if t := c.Int("timeout"); t > 0 {
+			payload.Timeout = &t
+		}
+		raw, err := payload.Encode()
+		if err != nil {
+			return err
+		}
+		payloads[i] = raw
 	}
 
 	cfg, err := loadConfig(c)
@@ -103,17 +122,84 @@ func runPush(c *cli.Context, p *Program) error {
 	}
 	defer q.Close()
 	delay := time.Duration(c.Int("delay")) * time.Second
-	var id string
-	if pp, ok := q.(priorityPusher); ok && withPriority {
-		id, err = pp.PushPriority(ctx, queue, raw, delay, priority)
-	} else {
-		id, err = q.Push(ctx, queue, raw, delay)
+	pushed := 0
+	push := func(batch [][]byte) error {
+		var ids []string
+		var err error
+		switch bulk, canBulk := q.(connectors.BulkPusher); {
+		case len(batch) > 1 && canBulk && !withPriority:
+			ids, err = bulk.PushBulk(ctx, queue, batch, delay)
+		default:
+			for _, raw := range batch {
+				var id string
+				if pp, ok := q.(priorityPusher); ok && withPriority {
+					id, err = pp.PushPriority(ctx, queue, raw, delay, priority)
+				} else {
+					id, err = q.Push(ctx, queue, raw, delay)
+				}
+				if err != nil {
+					break
+				}
+				ids = append(ids, id)
+			}
+		}
+		for _, id := range ids {
+			fmt.Fprintln(p.Stdout, id)
+		}
+		pushed += len(ids)
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("pushing %s onto %q: %w", name, queue, err)
+	// Bulk pushes go in chunks, so a huge file neither builds one enormous request nor loses
+	// track of what was pushed when a chunk fails.
+	const chunk = 1000
+	for start := 0; start < len(payloads); start += chunk {
+		if err := push(payloads[start:min(start+chunk, len(payloads))]); err != nil {
+			if len(payloads) > 1 {
+				return fmt.Errorf("pushing %s onto %q: %d of %d jobs pushed (their ids are printed), then: %w", name, queue, pushed, len(payloads), err)
+			}
+			return fmt.Errorf("pushing %s onto %q: %w", name, queue, err)
+		}
 	}
-	fmt.Fprintln(p.Stdout, id)
+	if len(payloads) > 1 {
+		fmt.Fprintf(p.Stderr, "Pushed %d %s jobs onto the [%s] queue.\n", pushed, name, queue)
+	}
 	return nil
+}
+
+// readJSONLines reads --file: one job's JSON data per line, blank lines skipped. Every line is
+// checked before anything is pushed, so a typo on line 9,000 does not leave 8,999 jobs pushed.
+func readJSONLines(p *Program, file string) ([]json.RawMessage, error) {
+	var r io.Reader = p.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, usageError("--file: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var out []json.RawMessage
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		if !json.Valid(text) {
+			var v any
+			err := json.Unmarshal(text, &v)
+			return nil, usageError("%s line %d is not valid JSON: %v (nothing was pushed)", file, line, err)
+		}
+		out = append(out, append(json.RawMessage(nil), text...))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	if len(out) == 0 {
+		return nil, usageError("%s has no jobs (one JSON value per line)", file)
+	}
+	return out, nil
 }
 
 // priorityPusher is a backend whose jobs carry a priority (beanstalkd).
