@@ -59,11 +59,7 @@ func runBench(c *cli.Context, p *Program) error {
 	if c.NArg() > 1 {
 		return usageError("bench takes at most one connection name (see `qctl bench --help`)")
 	}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	conn, err := connection(cfg, c.Args().First())
+	_, conn, err := configAndConnection(c, c.Args().First())
 	if err != nil {
 		return err
 	}

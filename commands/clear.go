@@ -28,11 +28,7 @@ func runClear(c *cli.Context, p *Program) error {
 	if c.NArg() > 1 {
 		return usageError("clear takes at most one connection name; name the queue with --queue (see `qctl clear --help`)")
 	}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	conn, err := connection(cfg, c.Args().First())
+	_, conn, err := configAndConnection(c, c.Args().First())
 	if err != nil {
 		return err
 	}

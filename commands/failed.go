@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/jobs"
 )
@@ -44,52 +45,43 @@ func failedCommand(p *Program) *cli.Command {
 			if c.Int("limit") < 0 {
 				return usageError("--limit must be 0 (all) or more")
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
 			filter, err := readFilter(c, time.Now())
 			if err != nil {
 				return err
 			}
 			filter.Limit = c.Int("limit")
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			store, err := openFailed(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			recs, total, err := store.List(ctx, filter)
-			if err != nil {
-				return err
-			}
-			left := total - int64(len(recs))
-			if c.Bool("json") {
-				enc := json.NewEncoder(p.Stdout)
-				enc.SetEscapeHTML(false) // operators read this: keep <, > and & as they are
-				for _, r := range recs {
-					if err := enc.Encode(failedJSON(r)); err != nil {
-						return err
+			return withFailedStore(c, p, func(ctx context.Context, _ *config.Config, store *failed.Store) error {
+				recs, total, err := store.List(ctx, filter)
+				if err != nil {
+					return err
+				}
+				left := total - int64(len(recs))
+				if c.Bool("json") {
+					enc := json.NewEncoder(p.Stdout)
+					enc.SetEscapeHTML(false) // operators read this: keep <, > and & as they are
+					for _, r := range recs {
+						if err := enc.Encode(failedJSON(r)); err != nil {
+							return err
+						}
 					}
+					if left > 0 { // stdout stays JSON lines
+						fmt.Fprintf(p.Stderr, "%d more failed jobs not shown (use --limit)\n", left)
+					}
+					return nil
 				}
-				if left > 0 { // stdout stays JSON lines
-					fmt.Fprintf(p.Stderr, "%d more failed jobs not shown (use --limit)\n", left)
+				if len(recs) == 0 {
+					fmt.Fprintln(p.Stdout, "No failed jobs.")
+					return nil
+				}
+				cols, _ := terminalSize(p.Stdout)
+				if err := writeFailedTable(p.Stdout, recs, cols); err != nil {
+					return err
+				}
+				if left > 0 {
+					fmt.Fprintf(p.Stdout, "... and %d more (use --limit)\n", left)
 				}
 				return nil
-			}
-			if len(recs) == 0 {
-				fmt.Fprintln(p.Stdout, "No failed jobs.")
-				return nil
-			}
-			cols, _ := terminalSize(p.Stdout)
-			if err := writeFailedTable(p.Stdout, recs, cols); err != nil {
-				return err
-			}
-			if left > 0 {
-				fmt.Fprintf(p.Stdout, "... and %d more (use --limit)\n", left)
-			}
-			return nil
+			})
 		},
 	}
 }
@@ -97,40 +89,31 @@ func failedCommand(p *Program) *cli.Command {
 // showFailed prints one failed job: its fields, its payload (indented when it is JSON) and its
 // whole exception.
 func showFailed(c *cli.Context, p *Program, id string) error {
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := stopSignals(p)
-	defer cancel()
-	store, err := openFailed(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	r, err := store.Find(ctx, id)
-	if errors.Is(err, failed.ErrNotFound) {
-		return withStatus(ExitError, failed.ErrNotFound)
-	}
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		enc := json.NewEncoder(p.Stdout)
-		enc.SetEscapeHTML(false)
-		full := failedJSON(*r)
-		full.Exception = r.Exception
-		return enc.Encode(full)
-	}
-	var payload bytes.Buffer
-	if json.Indent(&payload, r.Payload, "", "  ") != nil {
-		payload.Reset()
-		payload.Write(r.Payload)
-	}
-	fmt.Fprintf(p.Stdout, "ID:         %s\nRow ID:     %d\nConnection: %s\nQueue:      %s\nJob:        %s\nFailed At:  %s\n\nPayload:\n%s\n\nException:\n%s\n",
-		r.ID, r.RowID, r.Connection, r.Queue, failedJobName(r.Payload), r.FailedAt.UTC().Format(time.DateTime),
-		strings.TrimRight(payload.String(), "\n"), strings.TrimRight(r.Exception, "\n"))
-	return nil
+	return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+		r, err := store.Find(ctx, id)
+		if errors.Is(err, failed.ErrNotFound) {
+			return withStatus(ExitError, failed.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			enc := json.NewEncoder(p.Stdout)
+			enc.SetEscapeHTML(false)
+			full := failedJSON(*r)
+			full.Exception = r.Exception
+			return enc.Encode(full)
+		}
+		var payload bytes.Buffer
+		if json.Indent(&payload, r.Payload, "", "  ") != nil {
+			payload.Reset()
+			payload.Write(r.Payload)
+		}
+		fmt.Fprintf(p.Stdout, "ID:         %s\nRow ID:     %d\nConnection: %s\nQueue:      %s\nJob:        %s\nFailed At:  %s\n\nPayload:\n%s\n\nException:\n%s\n",
+			r.ID, r.RowID, r.Connection, r.Queue, failedJobName(r.Payload), r.FailedAt.UTC().Format(time.DateTime),
+			strings.TrimRight(payload.String(), "\n"), strings.TrimRight(r.Exception, "\n"))
+		return nil
+	})
 }
 
 // failedJobName is the job's name for listings, or a marker for a payload that cannot be read.
@@ -189,25 +172,16 @@ func forgetCommand(p *Program) *cli.Command {
 			if c.NArg() != 1 {
 				return usageError("forget takes one failed job id")
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			store, err := openFailed(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			if err := store.Forget(ctx, c.Args().First()); err != nil {
-				if errors.Is(err, failed.ErrNotFound) {
-					return withStatus(ExitError, failed.ErrNotFound)
+			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+				if err := store.Forget(ctx, c.Args().First()); err != nil {
+					if errors.Is(err, failed.ErrNotFound) {
+						return withStatus(ExitError, failed.ErrNotFound)
+					}
+					return err
 				}
-				return err
-			}
-			fmt.Fprintln(p.Stdout, "Failed job deleted successfully.")
-			return nil
+				fmt.Fprintln(p.Stdout, "Failed job deleted successfully.")
+				return nil
+			})
 		},
 	}
 }
@@ -231,39 +205,30 @@ func flushCommand(p *Program) *cli.Command {
 			if hours < 0 {
 				return usageError("--hours must be 0 (all) or more")
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			store, err := openFailed(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			if !c.Bool("force") && isTerminal(p.Stdin) {
-				var f failed.Filter
-				if hours > 0 {
-					f.Before = time.Now().Add(-time.Duration(hours) * time.Hour)
+			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+				if !c.Bool("force") && isTerminal(p.Stdin) {
+					var f failed.Filter
+					if hours > 0 {
+						f.Before = time.Now().Add(-time.Duration(hours) * time.Hour)
+					}
+					n, err := store.Count(ctx, f)
+					if err != nil {
+						return err
+					}
+					if n == 0 {
+						fmt.Fprintln(p.Stdout, "No failed jobs to delete.")
+						return nil
+					}
+					question := fmt.Sprintf("Delete all %d failed jobs?", n)
+					if hours > 0 {
+						question = fmt.Sprintf("Delete the %d failed jobs older than %d hours?", n, hours)
+					}
+					if !confirm(p.Stdin, p.Stdout, question) {
+						return withStatus(ExitError, errors.New("flush cancelled: nothing was deleted"))
+					}
 				}
-				n, err := store.Count(ctx, f)
-				if err != nil {
-					return err
-				}
-				if n == 0 {
-					fmt.Fprintln(p.Stdout, "No failed jobs to delete.")
-					return nil
-				}
-				question := fmt.Sprintf("Delete all %d failed jobs?", n)
-				if hours > 0 {
-					question = fmt.Sprintf("Delete the %d failed jobs older than %d hours?", n, hours)
-				}
-				if !confirm(p.Stdin, p.Stdout, question) {
-					return withStatus(ExitError, errors.New("flush cancelled: nothing was deleted"))
-				}
-			}
-			return flushOlder(ctx, p, store, hours)
+				return flushOlder(ctx, p, store, hours)
+			})
 		},
 	}
 }

@@ -69,11 +69,7 @@ func runKick(c *cli.Context, p *Program) error {
 // openBeanstalk opens the --connection for a beanstalkd-only command, refusing any other driver
 // with a usage error (exit 2) that says which driver the connection has.
 func openBeanstalk(ctx context.Context, c *cli.Context, command string) (*beanstalkqueue.Queue, config.Connection, error) {
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return nil, config.Connection{}, err
-	}
-	conn, err := connection(cfg, c.String("connection"))
+	_, conn, err := configAndConnection(c, c.String("connection"))
 	if err != nil {
 		return nil, conn, err
 	}

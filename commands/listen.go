@@ -45,11 +45,7 @@ func listenCommand(p *Program) *cli.Command {
 }
 
 func runListen(c *cli.Context, p *Program) error {
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	conn, err := connection(cfg, c.Args().First())
+	cfg, conn, err := configAndConnection(c, c.Args().First())
 	if err != nil {
 		return err
 	}

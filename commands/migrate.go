@@ -16,11 +16,7 @@ func migrateCommand(p *Program) *cli.Command {
 		Usage:     "create the jobs and failed_jobs tables that are missing (queue:table + migrate)",
 		ArgsUsage: "[connection]",
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			conn, err := connection(cfg, c.Args().First())
+			cfg, conn, err := configAndConnection(c, c.Args().First())
 			if err != nil {
 				return err
 			}

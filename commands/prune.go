@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"context"
+	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/failed"
 	"github.com/urfave/cli/v2"
 )
 
@@ -19,18 +22,9 @@ func pruneFailedCommand(p *Program) *cli.Command {
 			if c.Int("hours") < 1 {
 				return usageError("--hours must be 1 or more (use `qctl flush` to delete every failed job)")
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			store, err := openFailed(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			return flushOlder(ctx, p, store, c.Int("hours"))
+			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+				return flushOlder(ctx, p, store, c.Int("hours"))
+			})
 		},
 	}
 }

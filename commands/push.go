@@ -89,11 +89,7 @@ func runPush(c *cli.Context, p *Program) error {
 		payloads[i] = raw
 	}
 
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	conn, err := connection(cfg, c.String("connection"))
+	cfg, conn, err := configAndConnection(c, c.String("connection"))
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ func restartCommand(p *Program) *cli.Command {
 		Usage:     "tell every worker of a connection to exit after its current job (queue:restart)",
 		ArgsUsage: "[connection]",
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			conn, err := connection(cfg, c.Args().First())
+			_, conn, err := configAndConnection(c, c.Args().First())
 			if err != nil {
 				return err
 			}

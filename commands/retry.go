@@ -53,21 +53,12 @@ func retryCommand(p *Program) *cli.Command {
 			if len(ids) == 0 && !selects {
 				return usageError("retry takes failed job ids, `all`, or a selection (--queue, --job, --since, --before, --range)")
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			store, err := openFailed(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
+			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
 
-			r := newRetrier(p, cfg, store)
-			defer r.close()
-			return r.run(ctx, ids, filter, selects)
+				r := newRetrier(p, cfg, store)
+				defer r.close()
+				return r.run(ctx, ids, filter, selects)
+			})
 		},
 	}
 }

@@ -44,6 +44,34 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	return nil, usageError("%v", err)
 }
 
+// configAndConnection loads --config and resolves a connection name ("" = the default): the
+// start of every command that talks to one connection.
+func configAndConnection(c *cli.Context, name string) (*config.Config, config.Connection, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, config.Connection{}, err
+	}
+	conn, err := connection(cfg, name)
+	return cfg, conn, err
+}
+
+// withFailedStore runs fn with the failed-job store open and a context that the first TERM or
+// INT cancels: the frame of every failed-job command.
+func withFailedStore(c *cli.Context, p *Program, fn func(ctx context.Context, cfg *config.Config, store *failed.Store) error) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := stopSignals(p)
+	defer cancel()
+	store, err := openFailed(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(ctx, cfg, store)
+}
+
 // connection resolves a connection name ("" = the default) and reports an unknown one as a
 // usage error that names the known ones.
 func connection(cfg *config.Config, name string) (config.Connection, error) {
