@@ -97,7 +97,7 @@ func reg2Record(j *jobs.Job) error {
 
 // env is one test's sandbox: a folder with its own queue.toml and SQLite files.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	record string
 }
@@ -115,7 +115,7 @@ retry_after = 60
 command = ["sh", "-c", "cat > \"$QCTL_TEST_RECORD.stdin\"; echo \"$QCTL_JOB_NAME $QCTL_JOB_ATTEMPTS\" >> \"$QCTL_TEST_RECORD\""]
 `
 
-func newEnv(t *testing.T, config string) *env {
+func newEnv(t testing.TB, config string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	if config != "" {
@@ -191,7 +191,7 @@ func (e *env) records() []string {
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
-func expect(t *testing.T, r result, code int, fragments ...string) {
+func expect(t testing.TB, r result, code int, fragments ...string) {
 	t.Helper()
 	if r.code != code {
 		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)

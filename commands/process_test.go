@@ -18,7 +18,7 @@ import (
 
 // proc is a qctl process running in the background.
 type proc struct {
-	t              *testing.T
+	t              testing.TB
 	cmd            *exec.Cmd
 	stdout, stderr *syncBuffer
 	done           chan struct{}
@@ -85,7 +85,7 @@ func (p *proc) exitWithin(d time.Duration) int {
 // which no in-process signal can tell us about. The pause between polls grows from 20 ms to
 // 250 ms: several conditions run a qctl process each time, and a loaded machine should not be
 // loaded further by the test waiting on it.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	pause := 20 * time.Millisecond
