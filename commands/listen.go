@@ -25,11 +25,7 @@ func listenCommand(p *Program) *cli.Command {
 			"grows past --memory is killed with everything it started; its job is released (or failed when\n" +
 			"out of tries) at once, and the listener goes on. Use it for handlers that leak or hang; use\n" +
 			"`work` when a process per job costs too much.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "queue", Usage: "queues to pop, highest priority first: `high,low`"},
-			&cli.IntFlag{Name: "tries", Value: 1, Usage: "attempts per job unless its payload sets maxTries (0 = unlimited)"},
-			&cli.StringFlag{Name: "backoff", Value: "0", Usage: "seconds before retrying a failed job: `1,5,10`"},
-			&cli.StringFlag{Name: "delay", Usage: "old name of --backoff", Hidden: true},
+		Flags: append(jobRuleFlags(),
 			&cli.Float64Flag{Name: "sleep", Value: 3, Usage: "seconds to wait after a child found no job"},
 			&cli.Float64Flag{Name: "rest", Value: 0, Usage: "seconds a child rests after its job"},
 			&cli.IntFlag{Name: "timeout", Value: 60, Usage: "seconds a child may run before it is killed (0 = no limit)"},
@@ -39,7 +35,7 @@ func listenCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "name", Value: "listen", Usage: "listener name; children are NAME-1, NAME-2, ..."},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per event (children's too)"},
 			metricsAddrFlag(),
-		},
+		),
 		Action: func(c *cli.Context) error { return runListen(c, p) },
 	}
 }

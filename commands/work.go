@@ -28,15 +28,22 @@ func workCommand(p *Program) *cli.Command {
 	}
 }
 
-// workerFlags are the flags `work` takes; `listen` passes the same ones to its children.
-func workerFlags() []cli.Flag {
+// jobRuleFlags are the flags that decide what happens to a job, shared by `work` and `listen` (which
+// passes them to its children), so a job behaves alike under both.
+func jobRuleFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "queue", Usage: "queues to pop, highest priority first: `high,low` (default: the connection's queue)"},
-		&cli.BoolFlag{Name: "once", Usage: "process one job (or none) and stop"},
-		&cli.BoolFlag{Name: "stop-when-empty", Usage: "stop when every queue is empty"},
 		&cli.IntFlag{Name: "tries", Value: 1, Usage: "attempts per job unless its payload sets maxTries (0 = unlimited)"},
 		&cli.StringFlag{Name: "backoff", Value: "0", Usage: "seconds before retrying a failed job: `1,5,10` indexed by attempt, the last repeats"},
 		&cli.StringFlag{Name: "delay", Usage: "old name of --backoff", Hidden: true},
+	}
+}
+
+// workerFlags are the flags `work` takes.
+func workerFlags() []cli.Flag {
+	return append(jobRuleFlags(),
+		&cli.BoolFlag{Name: "once", Usage: "process one job (or none) and stop"},
+		&cli.BoolFlag{Name: "stop-when-empty", Usage: "stop when every queue is empty"},
 		&cli.Float64Flag{Name: "sleep", Value: 3, Usage: "seconds to sleep when no job is available"},
 		&cli.Float64Flag{Name: "rest", Value: 0, Usage: "seconds to rest after each job"},
 		&cli.IntFlag{Name: "timeout", Value: 60, Usage: "seconds a job may run unless its payload sets timeout (0 = no limit)"},
@@ -48,7 +55,7 @@ func workerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
 		metricsAddrFlag(),
-	}
+	)
 }
 
 // workerSetup is everything a worker needs, opened from the config and flags.
