@@ -6,12 +6,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/worker"
 )
@@ -45,13 +43,9 @@ func runListen(c *cli.Context, p *Program) error {
 	if err != nil {
 		return err
 	}
-	backoffFlag := c.String("backoff")
-	if c.IsSet("delay") && !c.IsSet("backoff") {
-		backoffFlag = c.String("delay")
-	}
-	backoff, err := jobs.ParseBackoff(backoffFlag)
+	backoffText, backoff, err := backoffFlag(c)
 	if err != nil {
-		return usageError("--backoff %q: %v", backoffFlag, err)
+		return err
 	}
 	for _, f := range []string{"tries", "timeout", "memory"} {
 		if c.Int(f) < 0 {
@@ -76,7 +70,7 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 	workArgs = append(workArgs,
 		"--tries", strconv.Itoa(c.Int("tries")),
-		"--backoff", backoffFlag,
+		"--backoff", backoffText,
 		"--timeout", strconv.Itoa(c.Int("timeout")),
 		"--memory", strconv.Itoa(c.Int("memory")),
 		"--rest", strconv.FormatFloat(c.Float64("rest"), 'f', -1, 64),
@@ -138,26 +132,7 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 	done := make(chan struct{})
 	defer close(done)
-	go func() {
-		if p.Signals == nil {
-			return
-		}
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-p.Signals:
-				switch s {
-				case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
-					l.Stop()
-				case syscall.SIGUSR2:
-					l.Pause()
-				case syscall.SIGCONT:
-					l.Resume()
-				}
-			}
-		}
-	}()
+	go relaySignals(p, l, done)
 	reason, err := l.Run(ctx)
 	if err != nil {
 		return err

@@ -147,10 +147,18 @@ func runWork(c *cli.Context, p *Program) error {
 	return nil
 }
 
-// relaySignals turns process signals into worker control: the first TERM/INT/QUIT stops popping
-// and lets running jobs finish, a second one cancels them (they are released); USR2 pauses and
-// CONT resumes.
-func relaySignals(p *Program, w *worker.Worker, done <-chan struct{}) {
+// controls is what signals steer: a worker, or a listener and its children.
+type controls interface {
+	Stop()
+	Kill()
+	Pause()
+	Resume()
+}
+
+// relaySignals turns process signals into controls: the first TERM/INT/QUIT stops popping and
+// lets running jobs finish, a second one cancels them (they are released); USR2 pauses and CONT
+// resumes.
+func relaySignals(p *Program, w controls, done <-chan struct{}) {
 	if p.Signals == nil {
 		return
 	}
@@ -176,15 +184,24 @@ func relaySignals(p *Program, w *worker.Worker, done <-chan struct{}) {
 	}
 }
 
+// backoffFlag reads --backoff, or its old name --delay when only that is given.
+func backoffFlag(c *cli.Context) (string, []time.Duration, error) {
+	flag := c.String("backoff")
+	if c.IsSet("delay") && !c.IsSet("backoff") {
+		flag = c.String("delay")
+	}
+	list, err := jobs.ParseBackoff(flag)
+	if err != nil {
+		return flag, nil, usageError("--backoff %q: %v", flag, err)
+	}
+	return flag, list, nil
+}
+
 // workerOptions reads the worker flags, rejecting values that make no sense.
 func workerOptions(c *cli.Context) (worker.Options, error) {
-	backoffFlag := c.String("backoff")
-	if c.IsSet("delay") && !c.IsSet("backoff") {
-		backoffFlag = c.String("delay")
-	}
-	backoff, err := jobs.ParseBackoff(backoffFlag)
+	_, backoff, err := backoffFlag(c)
 	if err != nil {
-		return worker.Options{}, usageError("--backoff %q: %v", backoffFlag, err)
+		return worker.Options{}, err
 	}
 	o := worker.Options{
 		Tries:         c.Int("tries"),

@@ -109,6 +109,10 @@ func New(d Deps, o Options) *Listener {
 // them cancel it.
 func (l *Listener) Stop() { l.send(syscall.SIGTERM) }
 
+// Kill makes running children cancel their jobs (which they release) and stops the listener: a
+// second Stop, under the name a worker's hard stop has.
+func (l *Listener) Kill() { l.send(syscall.SIGTERM) }
+
 // Pause starts no more children until Resume; running ones go on.
 func (l *Listener) Pause() { l.send(syscall.SIGUSR2) }
 
