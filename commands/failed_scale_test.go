@@ -85,11 +85,7 @@ func TestHundredThousandFailedJobs(t *testing.T) {
 	start = time.Now()
 	expect(t, run(t, e, nil, "work", "--stop-when-empty", "--concurrency", "8", "--json", "--memory", "0"), 0) // -race needs more than 128 MB
 	t.Logf("work --stop-when-empty ran %d jobs: %v", n, time.Since(start))
-	seen := map[string]int{}
-	for _, line := range e.records() {
-		id, _, _ := strings.Cut(line, " ")
-		seen[id]++
-	}
+	seen := e.runsPerJob()
 	for _, id := range uuids {
 		if seen[id] != 1 {
 			t.Fatalf("job %s ran %d times, want once", id, seen[id])

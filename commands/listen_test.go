@@ -31,19 +31,7 @@ func TestListenRunsEachJobOnceWithTwoChildren(t *testing.T) {
 	if code := l.exitWithin(20 * time.Second); code != 0 {
 		t.Fatalf("listener exit %d\n%s%s", code, l.stdout, l.stderr)
 	}
-	seen := map[string]int{}
-	for _, line := range e.records() {
-		uuid, _, _ := strings.Cut(line, " ")
-		seen[uuid]++
-	}
-	if len(seen) != n {
-		t.Fatalf("%d distinct jobs ran, want %d", len(seen), n)
-	}
-	for u, c := range seen {
-		if c != 1 {
-			t.Fatalf("job %s ran %d times", u, c)
-		}
-	}
+	e.expectEachRanOnce(n)
 	out := l.stdout.String()
 	if !strings.Contains(out, "[1] ") || !strings.Contains(out, "[2] ") {
 		t.Errorf("children's lines are not labelled [1] and [2]:\n%.2000s", out)

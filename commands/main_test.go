@@ -191,6 +191,31 @@ func (e *env) records() []string {
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
 
+// runsPerJob counts how many times each job (by uuid) ran, from the lines handlers recorded.
+func (e *env) runsPerJob() map[string]int {
+	e.t.Helper()
+	seen := map[string]int{}
+	for _, line := range e.records() {
+		uuid, _, _ := strings.Cut(line, " ")
+		seen[uuid]++
+	}
+	return seen
+}
+
+// expectEachRanOnce fails unless n distinct jobs ran, each exactly once.
+func (e *env) expectEachRanOnce(n int) {
+	e.t.Helper()
+	seen := e.runsPerJob()
+	if len(seen) != n {
+		e.t.Fatalf("%d distinct jobs ran, want %d", len(seen), n)
+	}
+	for uuid, c := range seen {
+		if c != 1 {
+			e.t.Fatalf("job %s ran %d times", uuid, c)
+		}
+	}
+}
+
 func expect(t testing.TB, r result, code int, fragments ...string) {
 	t.Helper()
 	if r.code != code {

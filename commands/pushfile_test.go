@@ -53,12 +53,7 @@ func TestPushFilePushesEveryLineOnceInBulk(t *testing.T) {
 				t.Fatalf("push --file printed %d ids (want %d); stderr: %s", len(ids), n, r.stderr)
 			}
 			e.ok("work", "--stop-when-empty", "--concurrency", "4")
-			seen := map[string]int{}
-			for _, line := range e.records() {
-				uuid, _, _ := strings.Cut(line, " ")
-				seen[uuid]++
-			}
-			if len(seen) != n {
+			if seen := e.runsPerJob(); len(seen) != n {
 				t.Fatalf("%d distinct jobs ran, want %d", len(seen), n)
 			}
 		})
