@@ -127,19 +127,8 @@ func (d *decoder) connection(name string, tbl map[string]any) Connection {
 	}
 	knownDriver := slices.Contains(allDrivers, c.Driver)
 	set := map[string]bool{}
-	for _, key := range sortedKeys(tbl) {
+	for _, key := range d.keysFor(base[:2:2], tbl, connectionKeys, c.Driver, knownDriver) {
 		path := append(base[:2:2], key)
-		drivers, known := connectionKeys[key]
-		switch {
-		case !known:
-			d.fail(path, "unknown key")
-			continue
-		case key == "driver":
-			continue
-		case knownDriver && !slices.Contains(drivers, c.Driver):
-			d.fail(path, "not used by driver %q", c.Driver)
-			continue
-		}
 		set[key] = true
 		v := tbl[key]
 		switch key {
@@ -201,19 +190,8 @@ func (d *decoder) failed(tbl map[string]any, cfg *Config) Failed {
 	}
 	knownDriver := slices.Contains(failedKeys["driver"], f.Driver)
 	set := map[string]bool{}
-	for _, key := range sortedKeys(tbl) {
+	for _, key := range d.keysFor(base[:1:1], tbl, failedKeys, f.Driver, knownDriver) {
 		path := append(base[:1:1], key)
-		drivers, known := failedKeys[key]
-		switch {
-		case !known:
-			d.fail(path, "unknown key")
-			continue
-		case key == "driver":
-			continue
-		case knownDriver && !slices.Contains(drivers, f.Driver):
-			d.fail(path, "not used by driver %q", f.Driver)
-			continue
-		}
 		set[key] = true
 		v := tbl[key]
 		switch key {
@@ -261,6 +239,28 @@ func (d *decoder) handler(name string, tbl map[string]any) Handler {
 }
 
 // table returns v as a TOML table, or reports a type error and returns nil.
+// keysFor returns the keys of tbl to decode, sorted and without "driver", after reporting the
+// ones that are unknown (absent from keys, which maps each key to the drivers that use it) and the
+// ones that belong to another driver. A driver that is itself unknown was reported already, so its
+// keys are not judged against it.
+func (d *decoder) keysFor(base []string, tbl map[string]any, keys map[string][]string, driver string, knownDriver bool) []string {
+	var out []string
+	for _, key := range sortedKeys(tbl) {
+		path := append(base[:len(base):len(base)], key)
+		drivers, known := keys[key]
+		switch {
+		case !known:
+			d.fail(path, "unknown key")
+		case key == "driver":
+		case knownDriver && !slices.Contains(drivers, driver):
+			d.fail(path, "not used by driver %q", driver)
+		default:
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
 func (d *decoder) table(path []string, v any) map[string]any {
 	t, ok := v.(map[string]any)
 	if !ok {
