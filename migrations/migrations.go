@@ -32,6 +32,9 @@ const (
 	// ThinkFailedJobs is think-queue 3's failed table (integer ids, fail_time): the failed-job
 	// store when [failed] uuids = false.
 	ThinkFailedJobs Kind = "think_failed_jobs"
+	// ThinkJobs is think-queue 3's jobs table (reserve_time, available_time, create_time): the
+	// database queue of a format = "think" connection.
+	ThinkJobs Kind = "think_jobs"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -40,7 +43,8 @@ const VersionsTable = "qctl_migrations"
 // Target is one table to create: its kind and its name.
 type Target struct {
 	Kind Kind
-	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals).
+	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals;
+	// think-queue's kinds default to the names of their Laravel counterparts).
 	Table string
 }
 
@@ -54,6 +58,8 @@ func (t Target) TableName() string {
 		return "qctl_signals"
 	case ThinkFailedJobs:
 		return "failed_jobs"
+	case ThinkJobs:
+		return "jobs"
 	default:
 		return string(t.Kind)
 	}
@@ -71,6 +77,7 @@ var steps = []step{
 	{"0002_failed_jobs", FailedJobs},
 	{"0003_qctl_signals", Signals},
 	{"0004_think_failed_jobs", ThinkFailedJobs},
+	{"0005_think_jobs", ThinkJobs},
 }
 
 // Apply creates whatever of targets is missing in db and returns one line per step applied, such
@@ -246,7 +253,7 @@ func checkTargets(dialect string, targets []Target) error {
 	}
 	for _, t := range targets {
 		if firstStep(t.Kind) == "" {
-			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_failed_jobs or signals)", t.Kind)
+			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs or signals)", t.Kind)
 		}
 		if err := sqldb.CheckTable(t.TableName()); err != nil {
 			return fmt.Errorf("migrations: %w", err)

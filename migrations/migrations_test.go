@@ -211,8 +211,34 @@ func TestApplyConcurrently(t *testing.T) {
 	})
 }
 
+// TestApplyThinkJobs creates think-queue 3's jobs table: Laravel's shape with its own names for
+// the time columns, reserve_time nullable as think-queue's pop needs.
+func TestApplyThinkJobs(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect, dir string) {
+		ctx := context.Background()
+		db := open(t, dialect, dir)
+		target := Target{Kind: ThinkJobs, Table: uniqueTargets(t, dialect, dir)[0].Table}
+		lines, err := Apply(ctx, db, dialect, target)
+		want := fmt.Sprintf("created table %q (0005_think_jobs, %s)", target.Table, dialect)
+		if err != nil || len(lines) != 1 || lines[0] != want {
+			t.Fatalf("Apply = %q, %v; want [%q]", lines, err, want)
+		}
+		if got := strings.Join(columns(t, db, target.Table), " "); got != "attempts available_time create_time id payload queue reserve_time" {
+			t.Errorf("columns = %s", got)
+		}
+		ins := "INSERT INTO " + sqldb.Quote(dialect, target.Table) +
+			" (queue, payload, attempts, reserve_time, available_time, create_time) VALUES ('default', '{}', 0, NULL, 1, 1)"
+		if err := db.Exec(ins).Error; err != nil {
+			t.Errorf("insert as think-queue does: %v", err)
+		}
+		if again, err := Apply(ctx, db, dialect, target); err != nil || again != nil {
+			t.Errorf("second Apply = %q, %v; want nothing applied", again, err)
+		}
+	})
+}
+
 func TestDefaultTableNames(t *testing.T) {
-	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals"} {
+	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals", ThinkJobs: "jobs", ThinkFailedJobs: "failed_jobs"} {
 		if got := (Target{Kind: kind}).TableName(); got != want {
 			t.Errorf("default table of %s = %q, want %q", kind, got, want)
 		}
