@@ -1,10 +1,11 @@
-// Package dbqueue is the database connector: Laravel's `jobs` table, shared byte for byte with PHP
-// workers, on SQLite, PostgreSQL or MySQL/MariaDB.
+// Package dbqueue is the database connector: Laravel's `jobs` table, or think-queue 3's, shared
+// byte for byte with PHP workers, on SQLite, PostgreSQL or MySQL/MariaDB.
 //
 // A job is a row. Ready: reserved_at NULL and available_at <= now. Reserved: reserved_at set by a
 // pop, which also counts the attempt; the reservation lapses once reserved_at <= now - retry_after.
 // Deleted: the row is gone. Released: the row is deleted and inserted anew (a new id), as Laravel
-// does, keeping its attempts.
+// does, keeping its attempts. think-queue 3 follows the same rules on columns named reserve_time,
+// available_time and create_time (Options.Format; see layout.go).
 //
 // All times are unix seconds from Options.Now, never from the database's clock, as in Laravel.
 // The hot path (pop, delete) is plain SQL built once per Queue and run through database/sql; gorm
@@ -42,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// AutoMigrate creates missing tables on Open instead of failing with ErrNotMigrated.
 	AutoMigrate bool
+	// Format is the jobs table's layout: FormatLaravel ("" too) or FormatThink. It must match
+	// the table's columns, and the PHP side that shares the table.
+	Format string
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
@@ -51,6 +55,7 @@ type Queue struct {
 	table      string
 	signals    string
 	retryAfter int64 // seconds; 0 = reservations never lapse
+	cols       layout
 	now        func() time.Time
 	sql        statements
 	bulk       bulkMode
@@ -95,6 +100,10 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	default:
 		return nil, fail(fmt.Errorf("unknown dialect %q (want sqlite, postgres or mysql)", o.Dialect))
 	}
+	var err error
+	if q.cols, err = layoutFor(o.Format); err != nil {
+		return nil, fail(err)
+	}
 	for _, t := range []string{q.table, q.signals} {
 		if err := sqldb.CheckTable(t); err != nil {
 			return nil, fail(err)
@@ -108,7 +117,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	targets := []migrations.Target{{Kind: migrations.Jobs, Table: q.table}, {Kind: migrations.Signals, Table: q.signals}}
+	o.Table, o.SignalsTable = q.table, q.signals
+	targets := o.Targets()
 	if o.AutoMigrate {
 		_, err = migrations.Apply(ctx, gdb, o.Dialect, targets...)
 	} else {
@@ -122,6 +132,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 			err = fmt.Errorf("table %s missing: %w", strings.Join(names, " and "), connectors.ErrNotMigrated)
 		}
 	}
+	if err == nil {
+		err = q.cols.check(ctx, gdb, q.dialect, q.table)
+	}
 	if err == nil && o.Dialect == sqldb.MySQL {
 		q.bulk, err = detectBulkMode(ctx, q.db)
 	}
@@ -132,7 +145,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		}
 		return nil, fail(err)
 	}
-	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.retryAfter > 0)
+	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
 	return q, nil
 }
 

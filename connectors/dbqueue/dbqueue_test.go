@@ -23,10 +23,11 @@ type row struct {
 	availableAt, createdAt int64
 }
 
-// readRows returns queue's rows in id order, read with plain SQL beside the Queue.
+// readRows returns queue's rows in id order, read with plain SQL beside the Queue; the time
+// columns are those of q's format.
 func readRows(t *testing.T, q *Queue, queue string) []row {
 	t.Helper()
-	query := "SELECT id, queue, payload, attempts, reserved_at, available_at, created_at FROM " +
+	query := "SELECT id, queue, payload, attempts, " + q.cols.reserved + ", " + q.cols.available + ", " + q.cols.created + " FROM " +
 		sqldb.Quote(q.dialect, q.table) + " WHERE queue = ? ORDER BY id"
 	if q.dialect == sqldb.Postgres {
 		query = strings.Replace(query, "?", "$1", 1)
@@ -342,12 +343,31 @@ func TestMySQLBulkModes(t *testing.T) {
 }
 
 func TestStatementsPerDialect(t *testing.T) {
+	think, _ := layoutFor(FormatThink)
+	laravel, _ := layoutFor(FormatLaravel)
 	for _, d := range dialects {
 		for _, lapses := range []bool{false, true} {
-			st := buildStatements(d, "jobs", "qctl_signals", lapses)
+			st := buildStatements(d, "jobs", "qctl_signals", laravel, lapses)
 			for _, p := range st.texts() {
 				if d != sqldb.Postgres && strings.Contains(*p, "$") {
 					t.Errorf("%s: PostgreSQL placeholder left in %q", d, *p)
+				}
+			}
+			// No text of a think-format Queue may name a Laravel column, nor the reverse.
+			thinkSt := buildStatements(d, "jobs", "qctl_signals", think, lapses)
+			names := func(l layout) []string { return []string{l.reserved, l.available, l.created} }
+			for _, p := range append(thinkSt.texts(), new(statsSQL("jobs", think))) {
+				for _, col := range names(laravel) {
+					if strings.Contains(*p, col) {
+						t.Errorf("%s think: Laravel's %s in %q", d, col, *p)
+					}
+				}
+			}
+			for _, p := range append(st.texts(), new(statsSQL("jobs", laravel))) {
+				for _, col := range names(think) {
+					if strings.Contains(*p, col) {
+						t.Errorf("%s laravel: think-queue's %s in %q", d, col, *p)
+					}
 				}
 			}
 			if d == sqldb.MySQL && strings.Count(st.pop, "?") != 3+btoi(lapses) {

@@ -20,10 +20,11 @@ const (
 
 var dialects = []string{sqldb.SQLite, sqldb.Postgres, sqldb.MySQL}
 
-// testDB is one test's database: its dialect, DSN and test-unique table names, dropped when the
-// test ends.
+// testDB is one test's database: its dialect, DSN, jobs table format and test-unique table
+// names, dropped when the test ends.
 type testDB struct {
 	dialect, dsn   string
+	format         string
 	table, signals string
 }
 
@@ -32,8 +33,14 @@ type testDB struct {
 // random suffix, dropped in t.Cleanup, so tests and packages run in parallel.
 func setup(t testing.TB, dialect string) testDB {
 	t.Helper()
+	return setupFormat(t, dialect, FormatLaravel)
+}
+
+// setupFormat is setup for a jobs table in format's layout.
+func setupFormat(t testing.TB, dialect, format string) testDB {
+	t.Helper()
 	suffix := randomHex(5)
-	d := testDB{dialect: dialect, table: "jobs_ct_" + suffix, signals: "qctl_signals_ct_" + suffix}
+	d := testDB{dialect: dialect, format: format, table: "jobs_ct_" + suffix, signals: "qctl_signals_ct_" + suffix}
 	switch dialect {
 	case sqldb.SQLite:
 		d.dsn = filepath.Join(t.TempDir(), "queue.db")
@@ -52,7 +59,7 @@ func setup(t testing.TB, dialect string) testDB {
 // options returns Options for d's tables on clock.
 func (d testDB) options(clock *connectortest.Clock, retryAfter time.Duration) Options {
 	return Options{Dialect: d.dialect, DSN: d.dsn, Table: d.table, SignalsTable: d.signals,
-		RetryAfter: retryAfter, Now: clock.Now, AutoMigrate: true}
+		RetryAfter: retryAfter, Now: clock.Now, AutoMigrate: true, Format: d.format}
 }
 
 // open opens a Queue on d, closed when t ends.

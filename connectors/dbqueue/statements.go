@@ -7,7 +7,8 @@ import (
 )
 
 // statements holds every SQL text of one Queue, built once at Open. Texts use $n placeholders for
-// PostgreSQL, ?n for SQLite (numbered, so one text serves both) and ? for MySQL.
+// PostgreSQL, ?n for SQLite (numbered, so one text serves both) and ? for MySQL. Comments name
+// Laravel's time columns; a think-format Queue's texts use think-queue's (see layout).
 type statements struct {
 	// push inserts one ready-or-delayed job. Args: queue, payload, available_at, created_at.
 	// Returns the id (RETURNING) except on MySQL, which reports it as LastInsertId.
@@ -32,24 +33,25 @@ type statements struct {
 	signalGet, signalSet string
 }
 
-func buildStatements(dialect, table, signals string, lapses bool) statements {
+func buildStatements(dialect, table, signals string, l layout, lapses bool) statements {
 	t := sqldb.Quote(dialect, table)
 	s := sqldb.Quote(dialect, signals)
-	const cols = "(queue, payload, attempts, reserved_at, available_at, created_at)"
+	reserved, available := l.reserved, l.available
+	cols := "(queue, payload, attempts, " + reserved + ", " + available + ", " + l.created + ")"
 	var st statements
 
 	// Ready: never reserved and due. Lapsed: reserved long enough ago (only with retry_after).
-	due := "reserved_at IS NULL AND available_at <= $1"
+	due := reserved + " IS NULL AND " + available + " <= $1"
 	limit := "$3"
 	if lapses {
-		due = "((reserved_at IS NULL AND available_at <= $1) OR reserved_at <= $3)"
+		due = "((" + reserved + " IS NULL AND " + available + " <= $1) OR " + reserved + " <= $3)"
 		limit = "$4"
 	}
 
 	st.push = "INSERT INTO " + t + " " + cols + " VALUES ($1, $2, 0, NULL, $3, $4)"
 	st.bulkPrefix = "INSERT INTO " + t + " " + cols + " VALUES "
 	st.deleteOne = "DELETE FROM " + t + " WHERE id = $1"
-	st.extend = "UPDATE " + t + " SET reserved_at = $1 WHERE id = $2 AND attempts = $3 AND reserved_at IS NOT NULL"
+	st.extend = "UPDATE " + t + " SET " + reserved + " = $1 WHERE id = $2 AND attempts = $3 AND " + reserved + " IS NOT NULL"
 	st.size = "SELECT COUNT(*) FROM " + t + " WHERE queue = $1"
 	st.clear = "DELETE FROM " + t + " WHERE queue = $1"
 	st.signalGet = "SELECT value FROM " + s + " WHERE name = $1"
@@ -64,7 +66,7 @@ func buildStatements(dialect, table, signals string, lapses bool) statements {
 		st.bulkSuffix = " RETURNING id"
 		// The subquery locks the rows it picks and skips rows other pops hold, so concurrent
 		// pops never wait for each other nor take the same job.
-		st.pop = "UPDATE " + t + " SET reserved_at = $1, attempts = attempts + 1 WHERE id IN (" +
+		st.pop = "UPDATE " + t + " SET " + reserved + " = $1, attempts = attempts + 1 WHERE id IN (" +
 			"SELECT id FROM " + t + " WHERE queue = $2 AND " + due +
 			" ORDER BY id LIMIT " + limit + " FOR UPDATE SKIP LOCKED) RETURNING id, payload, attempts"
 		st.deleteMany = "DELETE FROM " + t + " WHERE id = ANY($1)"
@@ -74,7 +76,7 @@ func buildStatements(dialect, table, signals string, lapses bool) statements {
 		// SQLite has no row locks: it runs one writer at a time, so the UPDATE alone is atomic.
 		st.push += " RETURNING id"
 		st.bulkSuffix = " RETURNING id"
-		st.pop = "UPDATE " + t + " SET reserved_at = $1, attempts = attempts + 1 WHERE id IN (" +
+		st.pop = "UPDATE " + t + " SET " + reserved + " = $1, attempts = attempts + 1 WHERE id IN (" +
 			"SELECT id FROM " + t + " WHERE queue = $2 AND " + due +
 			" ORDER BY id LIMIT " + limit + ") RETURNING id, payload, attempts"
 		st.deleteMany = "DELETE FROM " + t + " WHERE id IN ("
@@ -85,7 +87,7 @@ func buildStatements(dialect, table, signals string, lapses bool) statements {
 		due = strings.NewReplacer("$1", "?", "$3", "?").Replace(due)
 		st.pop = "SELECT id, payload, attempts FROM " + t + " WHERE queue = ? AND " + due +
 			" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
-		st.reservePrefix = "UPDATE " + t + " SET reserved_at = ?, attempts = attempts + 1 WHERE id IN ("
+		st.reservePrefix = "UPDATE " + t + " SET " + reserved + " = ?, attempts = attempts + 1 WHERE id IN ("
 		st.deleteMany = "DELETE FROM " + t + " WHERE id IN ("
 		st.signalSet = "INSERT INTO " + s + " (name, value, updated_at) VALUES (?, ?, ?) " +
 			"ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)"

@@ -13,8 +13,9 @@ import (
 
 var _ connectors.Inspector = (*Queue)(nil)
 
-// statsSQL counts one queue's rows by state in one scan of its index. Arguments, in order (each
-// placeholder is used once, so the text serves MySQL's positional ? as is):
+// statsSQL returns the text that counts one queue's rows of table by state in one scan of its
+// index, naming l's columns. Arguments, in order (each placeholder is used once, so the text
+// serves MySQL's positional ? as is):
 //
 //	now, lapsed       ready: not reserved and due, or reserved at or before lapsed
 //	now               delayed: not reserved and not due
@@ -24,13 +25,16 @@ var _ connectors.Inspector = (*Queue)(nil)
 //	queue
 //
 // lapsed is now - retry_after, or -1 (no row is reserved that early) when reservations never lapse.
-const statsSQL = "SELECT" +
-	" COUNT(CASE WHEN (reserved_at IS NULL AND available_at <= ?) OR reserved_at <= ? THEN 1 END)," +
-	" COUNT(CASE WHEN reserved_at IS NULL AND available_at > ? THEN 1 END)," +
-	" COUNT(CASE WHEN reserved_at > ? THEN 1 END)," +
-	" MIN(CASE WHEN reserved_at IS NULL AND available_at <= ? THEN available_at END)," +
-	" MIN(CASE WHEN reserved_at <= ? THEN reserved_at END)" +
-	" FROM %s WHERE queue = ?"
+func statsSQL(table string, l layout) string {
+	r, a := l.reserved, l.available
+	return "SELECT" +
+		" COUNT(CASE WHEN (" + r + " IS NULL AND " + a + " <= ?) OR " + r + " <= ? THEN 1 END)," +
+		" COUNT(CASE WHEN " + r + " IS NULL AND " + a + " > ? THEN 1 END)," +
+		" COUNT(CASE WHEN " + r + " > ? THEN 1 END)," +
+		" MIN(CASE WHEN " + r + " IS NULL AND " + a + " <= ? THEN " + a + " END)," +
+		" MIN(CASE WHEN " + r + " <= ? THEN " + r + " END)" +
+		" FROM " + table + " WHERE queue = ?"
+}
 
 // QueueStats counts queue's jobs by state. A reservation older than retry_after counts as ready,
 // since the next pop takes it; its job became ready when that lease ended.
@@ -44,7 +48,7 @@ func (q *Queue) QueueStats(ctx context.Context, queue string) (connectors.QueueS
 		st                     connectors.QueueStats
 		oldestDue, oldestLapse sql.NullInt64
 	)
-	err := q.db.QueryRowContext(ctx, q.dialectText(strings.Replace(statsSQL, "%s", sqldb.Quote(q.dialect, q.table), 1)),
+	err := q.db.QueryRowContext(ctx, q.dialectText(statsSQL(sqldb.Quote(q.dialect, q.table), q.cols)),
 		now, lapsed, now, lapsed, now, lapsed, queue).
 		Scan(&st.Ready, &st.Delayed, &st.Reserved, &oldestDue, &oldestLapse)
 	if err != nil {
