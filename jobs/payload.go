@@ -56,9 +56,22 @@ type Payload struct {
 	// writes the expiry back under the name the payload's producer reads, and writes an explicit
 	// null where Laravel had written one.
 	expiryKey string
+	// shape is the key set Encode writes: Laravel's unless the payload came from think-queue or
+	// NewThinkPayload.
+	shape shape
 	// extra holds the keys Payload does not model, in arrival order, with their raw values.
 	extra []extraField
 }
+
+// shape names the envelopes Encode can write. The zero value is Laravel's, so a Payload built as a
+// literal keeps the shape it always had.
+type shape uint8
+
+const (
+	shapeLaravel     shape = iota // uuid, displayName, job and every setting, unset ones as null
+	shapeThink                    // think-queue 3: job, maxTries, timeout, data
+	shapeThinkLegacy              // think-queue 1.x and 2.x: job, data
+)
 
 // extraField is one key/value pair that Payload carries without interpreting it.
 type extraField struct {
@@ -82,6 +95,22 @@ func NewPayload(name string, data json.RawMessage) *Payload {
 	}
 }
 
+// NewThinkPayload builds a think-queue 3 string-job payload for the job name ("app\job\Hello" or
+// "app\job\Hello@fire"), the way ThinkPHP's Queue::push does: job, maxTries and timeout null,
+// data. It has no uuid, displayName or createdAt, which think-queue never writes, and Encode keeps
+// that shape, so a PHP worker reads exactly what its own producer would have written. A nil data
+// encodes as JSON null.
+func NewThinkPayload(name string, data json.RawMessage) *Payload {
+	return &Payload{Job: name, Data: data, shape: shapeThink}
+}
+
+// IsThink reports whether Encode writes think-queue's envelope: the payload came from
+// NewThinkPayload or was decoded without "uuid" and "displayName" (keys every Laravel payload
+// has and no think-queue payload does), and neither has been set since.
+func (p *Payload) IsThink() bool {
+	return p.shape != shapeLaravel && p.UUID == "" && p.DisplayName == ""
+}
+
 // Name returns the handler lookup name: the "job" value without its "@method" suffix, because one
 // handler serves a job however the PHP side named the method.
 func (p *Payload) Name() string {
@@ -102,6 +131,12 @@ func (p *Payload) Method() string {
 // keys Decode kept without modelling them (Laravel 12 writes "delay" there). Unset optional
 // settings are written as null, as Laravel does, so PHP readers find every key they index.
 //
+// A think-queue payload (IsThink) keeps think-queue's envelope instead: job, maxTries and timeout
+// (think-queue 3 only, or when set), timeoutAt when set, data, then the settings think-queue has
+// no key for (maxExceptions, failOnTimeout, backoff, createdAt) only when set, for qctl workers,
+// then id, attempts and the unmodelled keys as above. So a think payload re-encoded by a worker
+// or handed to an exec handler never grows Laravel's keys.
+//
 // The output is byte-stable for equal payloads. "/" and the HTML characters <, >, & are written
 // unescaped and non-ASCII text as UTF-8; Laravel writes "\/" (and, before version 11, \u escapes),
 // and every JSON reader accepts both.
@@ -117,28 +152,10 @@ func (p *Payload) Encode() ([]byte, error) {
 	}
 
 	var w objectWriter
-	w.str("uuid", p.UUID)
-	w.str("displayName", p.DisplayName)
-	w.str("job", p.Job)
-	w.intOrNull("maxTries", p.MaxTries)
-	w.intOrNull("maxExceptions", p.MaxExceptions)
-	w.raw("failOnTimeout", []byte(strconv.FormatBool(p.FailOnTimeout)))
-	if p.Backoff == "" {
-		w.raw("backoff", []byte("null"))
+	if p.IsThink() {
+		p.encodeThink(&w, data.Bytes())
 	} else {
-		w.str("backoff", p.Backoff)
-	}
-	w.intOrNull("timeout", p.Timeout)
-	if p.RetryUntil != nil || p.expiryKey != "" {
-		key := p.expiryKey
-		if key == "" {
-			key = "retryUntil"
-		}
-		w.int64OrNull(key, p.RetryUntil)
-	}
-	w.raw("data", data.Bytes())
-	if p.CreatedAt != nil {
-		w.int64OrNull("createdAt", p.CreatedAt)
+		p.encodeLaravel(&w, data.Bytes())
 	}
 	if p.ID != "" {
 		w.str("id", p.ID)
@@ -155,6 +172,63 @@ func (p *Payload) Encode() ([]byte, error) {
 	}
 	w.buf.WriteByte('}')
 	return w.buf.Bytes(), nil
+}
+
+// encodeLaravel writes Encode's keys up to createdAt in Laravel's envelope.
+func (p *Payload) encodeLaravel(w *objectWriter, data []byte) {
+	w.str("uuid", p.UUID)
+	w.str("displayName", p.DisplayName)
+	w.str("job", p.Job)
+	w.intOrNull("maxTries", p.MaxTries)
+	w.intOrNull("maxExceptions", p.MaxExceptions)
+	w.raw("failOnTimeout", []byte(strconv.FormatBool(p.FailOnTimeout)))
+	if p.Backoff == "" {
+		w.raw("backoff", []byte("null"))
+	} else {
+		w.str("backoff", p.Backoff)
+	}
+	w.intOrNull("timeout", p.Timeout)
+	p.encodeExpiry(w, "retryUntil")
+	w.raw("data", data)
+	if p.CreatedAt != nil {
+		w.int64OrNull("createdAt", p.CreatedAt)
+	}
+}
+
+// encodeThink writes Encode's keys up to createdAt in think-queue's envelope.
+func (p *Payload) encodeThink(w *objectWriter, data []byte) {
+	w.str("job", p.Job)
+	if p.shape == shapeThink || p.MaxTries != nil {
+		w.intOrNull("maxTries", p.MaxTries)
+	}
+	if p.shape == shapeThink || p.Timeout != nil {
+		w.intOrNull("timeout", p.Timeout)
+	}
+	p.encodeExpiry(w, "timeoutAt")
+	w.raw("data", data)
+	if p.MaxExceptions != nil {
+		w.intOrNull("maxExceptions", p.MaxExceptions)
+	}
+	if p.FailOnTimeout {
+		w.raw("failOnTimeout", []byte("true"))
+	}
+	if p.Backoff != "" {
+		w.str("backoff", p.Backoff)
+	}
+	if p.CreatedAt != nil {
+		w.int64OrNull("createdAt", p.CreatedAt)
+	}
+}
+
+// encodeExpiry writes the expiry under the key it was read from, or key for a new one.
+func (p *Payload) encodeExpiry(w *objectWriter, key string) {
+	if p.RetryUntil == nil && p.expiryKey == "" {
+		return
+	}
+	if p.expiryKey != "" {
+		key = p.expiryKey
+	}
+	w.int64OrNull(key, p.RetryUntil)
 }
 
 // objectWriter appends the members of one JSON object in the order they are written; Encode uses
@@ -209,7 +283,8 @@ func appendString(buf *bytes.Buffer, s string) {
 }
 
 // Decode parses a payload written by Laravel 8-12 or think-queue 1-3. Unknown keys are kept for
-// Encode and otherwise ignored; missing optional keys leave their fields zero. A payload that is
+// Encode and otherwise ignored; missing optional keys leave their fields zero. A payload without
+// "uuid" and "displayName" is think-queue's (see IsThink), and Encode writes it back in that shape. A payload that is
 // not JSON, is not an object, lacks a non-empty string "job", or has a known key of the wrong type
 // returns an error that wraps ErrBadPayload, says what was wrong, and quotes the start of the
 // payload, because that text becomes the exception users read in the failed-job store.
@@ -229,14 +304,16 @@ func Decode(raw []byte) (*Payload, error) {
 		return nil, badPayload(raw, "%v", err)
 	}
 
-	p := &Payload{}
-	hasJob := false
+	p := &Payload{shape: shapeThinkLegacy}
+	hasJob, laravel, limits := false, false, false
 	for _, f := range fields {
 		var err error
 		switch f.key {
 		case "uuid":
+			laravel = true
 			p.UUID, err = decodeString(f)
 		case "displayName":
+			laravel = true
 			p.DisplayName, err = decodeString(f)
 		case "job":
 			hasJob = true
@@ -246,6 +323,7 @@ func Decode(raw []byte) (*Payload, error) {
 			}
 			p.Job, err = decodeString(f)
 		case "maxTries":
+			limits = true
 			p.MaxTries, err = decodeInt(f)
 		case "maxExceptions":
 			p.MaxExceptions, err = decodeInt(f)
@@ -254,6 +332,7 @@ func Decode(raw []byte) (*Payload, error) {
 		case "backoff":
 			p.Backoff, err = decodeBackoff(f)
 		case "timeout":
+			limits = true
 			p.Timeout, err = decodeInt(f)
 		case "retryUntil", "timeoutAt":
 			p.expiryKey = f.key
@@ -278,6 +357,12 @@ func Decode(raw []byte) (*Payload, error) {
 	}
 	if p.Job == "" {
 		return nil, badPayload(raw, `"job" is empty`)
+	}
+	switch {
+	case laravel:
+		p.shape = shapeLaravel
+	case limits:
+		p.shape = shapeThink
 	}
 	return p, nil
 }

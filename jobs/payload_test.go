@@ -324,3 +324,68 @@ func TestDecodeBadQuotesOnlyTheStart(t *testing.T) {
 		t.Errorf("message is too long or cut a character: %q", msg)
 	}
 }
+
+func TestNewThinkPayload(t *testing.T) {
+	p := NewThinkPayload(`app\job\Hello@fire`, json.RawMessage(`{ "a": 1 }`))
+	if !p.IsThink() || p.UUID != "" || p.DisplayName != "" || p.CreatedAt != nil || p.Name() != `app\job\Hello` || p.Method() != "fire" {
+		t.Errorf("NewThinkPayload = %+v", p)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(p *Payload)
+		want string
+	}{
+		{"as think-queue 3 pushes", func(*Payload) {},
+			`{"job":"app\\job\\Hello@fire","maxTries":null,"timeout":null,"data":{"a":1}}`},
+		{"with qctl push's settings", func(p *Payload) { p.MaxTries, p.Timeout, p.Backoff = ptr(3), ptr(60), "1,5" },
+			`{"job":"app\\job\\Hello@fire","maxTries":3,"timeout":60,"data":{"a":1},"backoff":"1,5"}`},
+		{"with an expiry", func(p *Payload) { p.RetryUntil = ptr[int64](1735693200) },
+			`{"job":"app\\job\\Hello@fire","maxTries":null,"timeout":null,"timeoutAt":1735693200,"data":{"a":1}}`},
+		{"given a uuid, it is Laravel's", func(p *Payload) { p.UUID = "u" },
+			`{"uuid":"u","displayName":"","job":"app\\job\\Hello@fire","maxTries":null,"maxExceptions":null,"failOnTimeout":false,"backoff":null,"timeout":null,"data":{"a":1}}`},
+	} {
+		p := NewThinkPayload(`app\job\Hello@fire`, json.RawMessage(`{ "a": 1 }`))
+		tc.edit(p)
+		got, err := p.Encode()
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: Encode = %s, %v\nwant %s", tc.name, got, err, tc.want)
+		}
+	}
+	if raw, _ := NewThinkPayload("Ping", nil).Encode(); string(raw) != `{"job":"Ping","maxTries":null,"timeout":null,"data":null}` {
+		t.Errorf("nil data: %s", raw)
+	}
+}
+
+// Payloads as think-queue writes them must come back byte for byte (PHP's escaped slashes aside,
+// which Decode keeps inside data), without growing Laravel's keys.
+func TestRoundTripThinkBytes(t *testing.T) {
+	for name, raw := range map[string]string{
+		"think-queue 3 database string job": `{"job":"app\\job\\Hello","maxTries":null,"timeout":null,"data":{"url":"https:\/\/x"}}`,
+		"think-queue 3 redis object job": `{"job":"think\\queue\\CallQueuedHandler@call","maxTries":3,"timeout":60,"timeoutAt":1735693200,` +
+			`"data":{"commandName":"app\\job\\Hello","command":"O:13:\"app\\job\\Hello\":0:{}"},"id":"Zx1Yw2Vu3Ts4Rq5Po6Nm7Lk8Ji9Hg0Fe","attempts":2}`,
+		"think-queue 3 empty data, unknown key": `{"job":"Ping","maxTries":null,"timeout":null,"data":"","trace":"abc"}`,
+		"think-queue 1.x redis":                 `{"job":"app\\job\\Hello@fire","data":{"a":1},"id":"t1","attempts":1}`,
+	} {
+		p, err := Decode([]byte(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !p.IsThink() {
+			t.Errorf("%s: not recognised as think-queue's", name)
+		}
+		got, err := p.Encode()
+		if err != nil || string(got) != raw {
+			t.Errorf("%s:\n got %s, %v\nwant %s", name, got, err, raw)
+		}
+	}
+	// A Laravel payload stays Laravel's even with a null displayName (closures) or no uuid
+	// (Laravel before 6).
+	for _, raw := range []string{
+		`{"displayName":null,"job":"A","data":null}`,
+		`{"displayName":"A","job":"A","maxTries":null,"timeout":null,"data":null}`,
+	} {
+		if p, err := Decode([]byte(raw)); err != nil || p.IsThink() {
+			t.Errorf("Decode(%s) = think-shaped %v, %v; want Laravel's", raw, p != nil && p.IsThink(), err)
+		}
+	}
+}
