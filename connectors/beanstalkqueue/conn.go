@@ -1,6 +1,7 @@
 package beanstalkqueue
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +14,12 @@ import (
 )
 
 // conn is one TCP connection to a server, with the go-beanstalk client on it. go-beanstalk's Conn
-// is not safe for concurrent use, and a bound conn is reached from two goroutines (the job's holder
-// deleting it, a lease extender touching it), so mu serializes every command on it.
+// is not safe for concurrent use, and a bound conn is reached from several goroutines (the jobs'
+// holders deleting them, lease extenders touching them), so mu serializes every command on it.
+//
+// Batch operations (batch.go) bypass go-beanstalk to write several commands at once and read the
+// replies through rd. The two never interleave: both run under mu, and each reads exactly the
+// replies to what it sent, so neither reader is left holding bytes meant for the other.
 type conn struct {
 	id  uint64 // set once by dial
 	srv *server
@@ -25,18 +30,42 @@ type conn struct {
 	idleSince time.Time   // guarded by srv.mu
 
 	mu       sync.Mutex
-	watching string            // the one tube watch makes reserve look at; "" = beanstalkd's "default"
-	watch    beanstalk.TubeSet // bc's watch list; go-beanstalk sends watch/ignore only on change
-	res      reservation       // the reservation this conn holds; zero when none
+	watching string                 // the one tube watch makes reserve look at; "" = beanstalkd's "default"
+	watch    beanstalk.TubeSet      // bc's watch list; go-beanstalk sends watch/ignore only on change
+	watched  string                 // the tube the server is known to watch for c alone (after a reserve through go-beanstalk)
+	held     map[uint64]reservation // the reservations this conn holds, by reservation number
+	rd       *bufio.Reader          // reads pipelined replies; nil until the first batch
 }
 
-// reservation is the one job a bound conn holds reserved.
+// reservation is one job a bound conn holds reserved, filed under a Queue-unique reservation
+// number (the receipt's gen).
 type reservation struct {
-	gen      uint64 // Queue-unique number of this reservation; 0 = none
 	job      uint64
 	pri      uint32        // the job's priority, kept on release and bury
 	ttr      time.Duration // the job's own TTR (its producer chose it), restarted by touch
 	deadline time.Time     // local; never earlier than the server's, so reclaiming is safe
+}
+
+// hold files res under a new reservation number and returns the number.
+func (c *conn) hold(gen uint64, res reservation) {
+	if c.held == nil {
+		c.held = make(map[uint64]reservation)
+	}
+	c.held[gen] = res
+}
+
+// expiredBefore reports whether c holds reservations and every one of them ended before t: the
+// server has handed all of them back, so the connection can be taken for other work.
+func (c *conn) expiredBefore(t time.Time) bool {
+	if len(c.held) == 0 {
+		return false
+	}
+	for _, res := range c.held {
+		if !t.After(res.deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // watchTube makes reserve on c look at tube only. It is free when c already watches tube: the

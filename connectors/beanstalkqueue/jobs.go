@@ -51,116 +51,46 @@ func (q *Queue) PushPriority(ctx context.Context, tube string, payload []byte, d
 // reservation lasts the job's TTR. Attempts is the job's reserves count, one round trip more
 // (stats-job) that also gives the job's priority and TTR, kept for Release, Bury and reclaiming.
 func (q *Queue) Pop(ctx context.Context, tube string) (*connectors.Reserved, error) {
-	if err := checkTube(tube); err != nil {
+	jobs, err := q.PopN(ctx, tube, 1)
+	if len(jobs) == 0 {
 		return nil, err
 	}
-	s := q.serverFor(tube)
-	c, err := s.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
-	}
-	c.mu.Lock()
-	job, err := q.reserve(ctx, c, tube)
-	c.mu.Unlock()
-	if job == nil && !c.broken.Load() {
-		s.release(c)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
-	}
-	if job == nil {
-		s.nudgeExpired(ctx)
-	}
-	return job, nil
-}
-
-// reserve reserves a job of tube on c (the caller holds c.mu) and binds c to it.
-func (q *Queue) reserve(ctx context.Context, c *conn, tube string) (*connectors.Reserved, error) {
-	c.watchTube(tube)
-	var (
-		id   uint64
-		body []byte
-	)
-	err := c.do(ctx, "reserve", func() (err error) {
-		id, body, err = c.watch.Reserve(0)
-		return err
-	})
-	// TIMED_OUT is reserve-with-timeout 0 finding nothing ready. DEADLINE_SOON only answers a
-	// connection that holds a reservation about to expire; ours hold none when they reserve, but
-	// it still means "nothing for you now".
-	if errors.Is(err, beanstalk.ErrTimeout) || errors.Is(err, beanstalk.ErrDeadline) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	// The job is reserved: finish even if ctx ends now, since dropping the connection would hand
-	// the job back with an attempt counted for a run that never happened.
-	var stats map[string]string
-	err = c.do(context.WithoutCancel(ctx), "stats-job", func() (err error) {
-		stats, err = c.bc.StatsJob(id)
-		return err
-	})
-	if err == nil {
-		var res reservation
-		var attempts int
-		if attempts, res, err = parseJobStats(stats); err == nil {
-			res.gen, res.job, res.deadline = q.gen.Add(1), id, time.Now().Add(res.ttr)
-			c.res = res
-			rc := receipt{instance: q.instance, server: uint64(c.srv.index), conn: c.id, gen: res.gen}
-			return &connectors.Reserved{Queue: tube, ID: strconv.FormatUint(id, 10), Attempts: attempts, Payload: body, Receipt: rc.String()}, nil
-		}
-	}
-	if !c.broken.Load() {
-		// Closing the connection is the one sure way to hand back a job we cannot describe.
-		c.srv.discard(c, false)
-	}
-	return nil, fmt.Errorf("beanstalkd %s: stats-job %d after reserving it: %w", c.srv.addr, id, err)
-}
-
-// parseJobStats reads attempts (reserves), priority and TTR from a stats-job reply.
-func parseJobStats(st map[string]string) (attempts int, res reservation, err error) {
-	reserves, err1 := strconv.Atoi(st["reserves"])
-	pri, err2 := strconv.ParseUint(st["pri"], 10, 32)
-	ttr, err3 := strconv.ParseInt(st["ttr"], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, res, fmt.Errorf("unreadable stats-job reply %v: %w", st, err)
-	}
-	return reserves, reservation{pri: uint32(pri), ttr: time.Duration(ttr) * time.Second}, nil
+	return jobs[0], err
 }
 
 // Delete deletes a reserved job. It returns an error wrapping ErrLeaseLost when the reservation
 // is gone: its TTR ran out and another worker reserved the job, or its connection was lost. (A
 // job whose TTR ran out but that nobody reserved yet is still deleted: beanstalkd allows that.)
 func (q *Queue) Delete(ctx context.Context, job *connectors.Reserved) error {
-	return q.onReservation(ctx, job, "delete", true, func(c *conn) error { return c.bc.Delete(c.res.job) })
+	return q.onReservation(ctx, job, "delete", true, func(c *conn, res reservation) error { return c.bc.Delete(res.job) })
 }
 
 // Release ends the reservation and makes the job ready again after delay (whole seconds, rounded
 // up), with the priority it had. The reserves count, and so Attempts, is kept.
 func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay time.Duration) error {
-	return q.onReservation(ctx, job, "release", true, func(c *conn) error {
-		return c.bc.Release(c.res.job, c.res.pri, wholeSeconds(delay))
+	return q.onReservation(ctx, job, "release", true, func(c *conn, res reservation) error {
+		return c.bc.Release(res.job, res.pri, wholeSeconds(delay))
 	})
 }
 
 // Bury ends the reservation by moving the job to its tube's buried list, where it stays, keeping
 // its priority, until Kick brings it back. It is how `bury_failed` fails a job.
 func (q *Queue) Bury(ctx context.Context, job *connectors.Reserved) error {
-	return q.onReservation(ctx, job, "bury", true, func(c *conn) error { return c.bc.Bury(c.res.job, c.res.pri) })
+	return q.onReservation(ctx, job, "bury", true, func(c *conn, res reservation) error { return c.bc.Bury(res.job, res.pri) })
 }
 
 // Extend restarts the job's TTR with `touch`. beanstalkd fixes a job's TTR when it is put, so the
 // reservation runs for that whole TTR from now and lease is ignored; a lease extender calling
 // every lease/2 with lease = retry_after keeps the job as long as it runs.
 func (q *Queue) Extend(ctx context.Context, job *connectors.Reserved, lease time.Duration) error {
-	return q.onReservation(ctx, job, "touch", false, func(c *conn) error { return c.bc.Touch(c.res.job) })
+	return q.onReservation(ctx, job, "touch", false, func(c *conn, res reservation) error { return c.bc.Touch(res.job) })
 }
 
 // onReservation runs cmd on the connection holding job's reservation, the only one beanstalkd
 // accepts it on. ends says cmd ends the reservation (delete, release, bury), which frees the
-// connection for other work; otherwise (touch) the reservation's local deadline moves on.
-func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op string, ends bool, cmd func(c *conn) error) error {
+// connection for other work once it holds no other; otherwise (touch) the reservation's local
+// deadline moves on.
+func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op string, ends bool, cmd func(c *conn, res reservation) error) error {
 	if job == nil {
 		return fmt.Errorf("beanstalkqueue: %s of a nil job", op)
 	}
@@ -180,20 +110,25 @@ func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op 
 		return lost("the connection holding the reservation closed, and beanstalkd handed the job back")
 	}
 	c.mu.Lock()
-	if c.res.gen != rc.gen {
+	res, held := c.held[rc.gen]
+	if !held {
 		c.mu.Unlock()
 		return lost("the reservation ended (its TTR ran out)")
 	}
-	err = c.do(ctx, op, func() error { return cmd(c) })
+	err = c.do(ctx, op, func() error { return cmd(c, res) })
 	switch {
 	case err == nil && !ends:
-		c.res.deadline = time.Now().Add(c.res.ttr)
+		res.deadline = time.Now().Add(res.ttr)
+		c.held[rc.gen] = res
 		c.mu.Unlock()
 		return nil
 	case err == nil, errors.Is(err, beanstalk.ErrNotFound), op == "release" && errors.Is(err, beanstalk.ErrBuried):
-		c.res = reservation{}
+		delete(c.held, rc.gen)
+		idle := len(c.held) == 0
 		c.mu.Unlock()
-		s.release(c)
+		if idle {
+			s.release(c)
+		}
 		switch {
 		case err == nil:
 			return nil

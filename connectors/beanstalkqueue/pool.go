@@ -25,8 +25,8 @@ const (
 //
 // Every conn of the server is in conns until it is discarded. A conn is in exactly one of three
 // states: idle (in idle, nobody touches it), borrowed by one operation (taken out of idle by
-// acquire), or bound to the reservation it holds (c.res.gen != 0) until Delete, Release or Bury
-// gives it back with release. mu guards idle, conns, nextID and closed; it is never held during I/O.
+// acquire), or bound to the reservations it holds (len(c.held) > 0) until Delete, Release or
+// Bury of the last one gives it back with release. mu guards idle, conns, nextID and closed; it is never held during I/O.
 type server struct {
 	index int
 	addr  string
@@ -74,8 +74,8 @@ func (s *server) acquire(ctx context.Context) (*conn, error) {
 	}
 }
 
-// reclaimLocked takes back a bound connection whose reservation's TTR has certainly run out: the
-// server has handed that job back already, and the holder's later Delete or Extend finds the
+// reclaimLocked takes back a bound connection whose reservations' TTRs have all certainly run out:
+// the server has handed those jobs back already, and the holder's later Delete or Extend finds the
 // reservation number changed and reports ErrLeaseLost. Called with s.mu held; conns busy with I/O
 // are skipped (TryLock), so this never waits.
 func (s *server) reclaimLocked() *conn {
@@ -84,8 +84,8 @@ func (s *server) reclaimLocked() *conn {
 		if !c.mu.TryLock() {
 			continue
 		}
-		if c.res.gen != 0 && now.After(c.res.deadline) {
-			c.res = reservation{}
+		if c.expiredBefore(now) {
+			clear(c.held)
 			c.mu.Unlock()
 			return c
 		}
@@ -101,8 +101,8 @@ const nudgeMargin = 100 * time.Millisecond
 // earlier; beanstalkd issues #262 and #334) can drop a connection from its timer heap when the
 // timer fires a little before the job's deadline, and then hands the job back only once that
 // connection sends its next command: a job abandoned on an idle connection would stay reserved
-// for ever. So every reservation past its local deadline is dropped from our books and its
-// connection sends one harmless command (stats-job), which reschedules it on the server. Pop calls
+// for ever. So a connection whose reservations are all past their local deadlines drops them from
+// our books and sends one harmless command (stats-job), which reschedules it on the server. Pop calls
 // this when it finds a tube empty, and Wait between polls, so the cost falls on idle workers and
 // the job soon comes back. It looks at most once per nudgeMargin: many goroutines popping empty
 // tubes at once then do not take turns scanning every connection under s.mu while busy ones
@@ -117,7 +117,7 @@ func (s *server) nudgeExpired(ctx context.Context) {
 	s.mu.Lock()
 	for _, c := range s.conns {
 		if c.mu.TryLock() {
-			if c.res.gen != 0 && now.After(c.res.deadline.Add(nudgeMargin)) {
+			if c.expiredBefore(now.Add(-nudgeMargin)) {
 				expired = append(expired, c)
 			}
 			c.mu.Unlock()
@@ -128,12 +128,15 @@ func (s *server) nudgeExpired(ctx context.Context) {
 		if !c.mu.TryLock() {
 			continue
 		}
-		if c.res.gen == 0 || !now.After(c.res.deadline.Add(nudgeMargin)) {
+		if !c.expiredBefore(now.Add(-nudgeMargin)) {
 			c.mu.Unlock()
 			continue
 		}
-		job := c.res.job
-		c.res = reservation{}
+		var job uint64
+		for _, res := range c.held {
+			job = res.job
+		}
+		clear(c.held)
 		_ = c.do(ctx, "stats-job", func() error { _, err := c.bc.StatsJob(job); return err })
 		c.mu.Unlock()
 		if !c.broken.Load() {

@@ -1,0 +1,253 @@
+package beanstalkqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	beanstalk "github.com/beanstalkd/go-beanstalk"
+
+	"github.com/qctl/qctl/connectors"
+)
+
+// PopN reserves up to n ready jobs of tube on one connection, which then holds them all, in two
+// round trips however large n is: n pipelined reserve-with-timeout 0, then the stats-job of each
+// job reserved. On a connection that does not watch tube yet, the first reserve goes alone
+// through go-beanstalk, which sends the watch list with it, and costs one round trip more. It
+// returns an empty slice at once when nothing is ready. Attempts, priority and TTR come from
+// stats-job as in Pop.
+func (q *Queue) PopN(ctx context.Context, tube string, n int) ([]*connectors.Reserved, error) {
+	if err := checkTube(tube); err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, nil
+	}
+	s := q.serverFor(tube)
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
+	}
+	c.mu.Lock()
+	jobs, err := q.reserveN(ctx, c, tube, n)
+	c.mu.Unlock()
+	if len(jobs) == 0 && !c.broken.Load() {
+		s.release(c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
+	}
+	if len(jobs) == 0 {
+		s.nudgeExpired(ctx)
+	}
+	return jobs, nil
+}
+
+// reserveN reserves up to n jobs of tube on c (the caller holds c.mu) and binds c to them.
+func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int) ([]*connectors.Reserved, error) {
+	var (
+		ids    []uint64
+		bodies [][]byte
+	)
+	// reserved reads count reserve replies, keeping the jobs.
+	reserved := func(count int) error {
+		for range count {
+			id, body, ok, err := c.readReserved()
+			if err != nil {
+				return err
+			}
+			if ok {
+				ids, bodies = append(ids, id), append(bodies, body)
+			}
+		}
+		return nil
+	}
+	var p pipeline
+	if c.watched == tube {
+		for range n {
+			p.reserveNow()
+		}
+		err := c.do(ctx, "reserve", func() error {
+			if err := c.send(&p); err != nil {
+				return err
+			}
+			return reserved(n)
+		})
+		if err != nil || len(ids) == 0 {
+			return nil, err // on an I/O error do discarded c, which hands back what it reserved
+		}
+		n = 0
+	} else {
+		c.watchTube(tube)
+		var (
+			id   uint64
+			body []byte
+		)
+		err := c.do(ctx, "reserve", func() (err error) {
+			id, body, err = c.watch.Reserve(0)
+			if err == nil || isReply(err) {
+				c.watched = tube
+			}
+			return err
+		})
+		// TIMED_OUT is reserve-with-timeout 0 finding nothing ready. DEADLINE_SOON only answers
+		// a connection that holds a reservation about to expire; ours hold none when they
+		// reserve, but it still means "nothing for you now".
+		if errors.Is(err, beanstalk.ErrTimeout) || errors.Is(err, beanstalk.ErrDeadline) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids, bodies = append(ids, id), append(bodies, body)
+		n-- // the other reserves go out with the stats-jobs
+	}
+
+	// Jobs are reserved: finish even if ctx ends now, since dropping the connection would hand
+	// them back with an attempt counted for a run that never happened.
+	var (
+		attempts []int
+		held     []reservation
+	)
+	err := c.do(context.WithoutCancel(ctx), "stats-job", func() error {
+		for len(held) < len(ids) || n > 0 {
+			p.buf = p.buf[:0]
+			asked := len(ids) - len(held)
+			for _, id := range ids[len(held):] {
+				p.statsJob(id)
+			}
+			more := n
+			for range more {
+				p.reserveNow()
+			}
+			n = 0
+			if err := c.send(&p); err != nil {
+				return err
+			}
+			for range asked {
+				a, res, err := c.readJobStats()
+				if err != nil {
+					return err
+				}
+				attempts, held = append(attempts, a), append(held, res)
+			}
+			if err := reserved(more); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if !c.broken.Load() {
+			// Closing the connection is the one sure way to hand back jobs we cannot describe.
+			c.srv.discard(c, false)
+		}
+		return nil, fmt.Errorf("beanstalkd %s: stats-job after reserving %d job(s): %w", c.srv.addr, len(ids), err)
+	}
+
+	now := time.Now()
+	jobs := make([]*connectors.Reserved, len(ids))
+	for i, id := range ids {
+		res := held[i]
+		res.job, res.deadline = id, now.Add(res.ttr)
+		gen := q.gen.Add(1)
+		c.hold(gen, res)
+		rc := receipt{instance: q.instance, server: uint64(c.srv.index), conn: c.id, gen: gen}
+		jobs[i] = &connectors.Reserved{Queue: tube, ID: strconv.FormatUint(id, 10), Attempts: attempts[i], Payload: bodies[i], Receipt: rc.String()}
+	}
+	return jobs, nil
+}
+
+// DeleteN deletes reserved jobs with one pipelined round trip per connection holding them (Delete
+// costs one per job), the connections in parallel. A job whose reservation already ended is
+// skipped, as the contract asks. When a connection fails midway its jobs were not deleted; they
+// come back when the server notices, and the error says so.
+func (q *Queue) DeleteN(ctx context.Context, jobs []*connectors.Reserved) error {
+	type holder struct{ server, conn uint64 }
+	groups := make(map[holder][]uint64) // reservation numbers, by the connection holding them
+	var errs []error
+	for _, job := range jobs {
+		if job == nil {
+			continue
+		}
+		rc, err := parseReceipt(job.Receipt)
+		if err == nil && (rc.instance != q.instance || rc.server >= uint64(len(q.servers))) {
+			err = fmt.Errorf("beanstalkqueue: delete job %s: it was reserved through another Queue", job.ID)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h := holder{rc.server, rc.conn}
+		groups[h] = append(groups[h], rc.gen)
+	}
+
+	if len(groups) == 1 {
+		for h, gens := range groups {
+			errs = append(errs, q.deleteOn(ctx, q.servers[h.server], h.conn, gens))
+		}
+		return errors.Join(errs...)
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for h, gens := range groups {
+		wg.Go(func() {
+			err := q.deleteOn(ctx, q.servers[h.server], h.conn, gens)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// deleteOn deletes the reservations gens of connection id of server s in one pipelined write,
+// and gives the connection back to the pool once it holds no reservation.
+func (q *Queue) deleteOn(ctx context.Context, s *server, id uint64, gens []uint64) error {
+	c, ok := s.lookup(id)
+	if !ok {
+		return nil // the connection closed and the server handed its jobs back: nothing to delete
+	}
+	c.mu.Lock()
+	var p pipeline
+	var deleting []uint64
+	for _, gen := range gens {
+		if res, ok := c.held[gen]; ok {
+			p.delete(res.job)
+			deleting = append(deleting, gen)
+		}
+	}
+	if len(deleting) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	err := c.do(ctx, "delete", func() error {
+		if err := c.send(&p); err != nil {
+			return err
+		}
+		for range deleting {
+			if _, err := c.readDeleted(); err != nil { // NOT_FOUND: the TTR ran out; skipped
+				return err
+			}
+		}
+		return nil
+	})
+	for _, gen := range deleting {
+		delete(c.held, gen)
+	}
+	idle := len(c.held) == 0
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("delete %d job(s): %w (they return to their tubes when beanstalkd notices the closed connection)", len(deleting), err)
+	}
+	if idle {
+		s.release(c)
+	}
+	return nil
+}
