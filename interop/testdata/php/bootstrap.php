@@ -1,0 +1,169 @@
+<?php
+// bootstrap.php builds just enough of a Laravel application to run Laravel's own queue code:
+// the queue manager (Illuminate\Queue\Capsule\Manager), Redis (phpredis), the database, the
+// Redis cache store, the uuid failed-job provider, events, and the real queue:* console
+// commands. Everything is configured from QCTL_PHP_* environment variables that the Go tests
+// set, mirroring a Laravel app's config/queue.php, config/database.php and config/cache.php:
+//
+//   QCTL_PHP_CONNECTION   queue connection name (config/queue.php key), default "default"
+//   QCTL_PHP_DRIVER       "redis" or "database"
+//   QCTL_PHP_QUEUE        the connection's queue, default "default"
+//   QCTL_PHP_RETRY_AFTER  the connection's retry_after, default 90
+//   QCTL_PHP_REDIS_HOST, QCTL_PHP_REDIS_PORT, QCTL_PHP_REDIS_DB
+//   QCTL_PHP_REDIS_PREFIX database.redis.options.prefix (Laravel's default "laravel_database_")
+//   QCTL_PHP_CACHE_PREFIX cache.prefix (Laravel's default "laravel_cache")
+//   QCTL_PHP_DB_DRIVER    "sqlite", "pgsql" or "mysql": where jobs and failed_jobs live
+//   QCTL_PHP_DB_DATABASE  SQLite file, or database name
+//   QCTL_PHP_DB_HOST, QCTL_PHP_DB_PORT, QCTL_PHP_DB_USERNAME, QCTL_PHP_DB_SCHEMA (pgsql search path)
+//   QCTL_PHP_JOBS_TABLE, QCTL_PHP_FAILED_TABLE
+//   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
+
+error_reporting(E_ALL);
+set_error_handler(function ($severity, $message, $file, $line) {
+    throw new ErrorException($message, 0, $severity, $file, $line);
+});
+
+foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console'] as $component) {
+    require_once "Illuminate/$component/autoload.php";
+}
+require_once __DIR__ . '/jobs.php';
+
+use Illuminate\Cache\RedisStore;
+use Illuminate\Cache\Repository as CacheRepository;
+use Illuminate\Container\Container;
+use Illuminate\Contracts\Debug\ExceptionHandler;
+use Illuminate\Database\Capsule\Manager as DB;
+use Illuminate\Events\Dispatcher;
+use Illuminate\Queue\Capsule\Manager as Queue;
+use Illuminate\Queue\Failed\DatabaseUuidFailedJobProvider;
+use Illuminate\Queue\Worker;
+use Illuminate\Redis\RedisManager;
+use Illuminate\Support\Facades\Facade;
+
+/** InteropApp stands in for Illuminate\Foundation\Application where the queue commands need it. */
+class InteropApp extends Container
+{
+    public function isDownForMaintenance()
+    {
+        return false;
+    }
+
+    public function environment(...$environments)
+    {
+        return 'testing';
+    }
+
+    public function runningUnitTests()
+    {
+        return false;
+    }
+}
+
+/** InteropExceptionHandler reports to stderr, as a Laravel app's log would. */
+class InteropExceptionHandler implements ExceptionHandler
+{
+    public function report(Throwable $e)
+    {
+        fwrite(STDERR, 'reported: ' . get_class($e) . ': ' . $e->getMessage() . "\n");
+    }
+
+    public function shouldReport(Throwable $e)
+    {
+        return true;
+    }
+
+    public function render($request, Throwable $e)
+    {
+        throw $e;
+    }
+
+    public function renderForConsole($output, Throwable $e)
+    {
+        $output->writeln('<error>' . get_class($e) . ': ' . $e->getMessage() . '</error>');
+    }
+}
+
+function env_or(string $name, $default = null)
+{
+    $v = getenv('QCTL_PHP_' . $name);
+    return ($v === false || $v === '') ? $default : $v;
+}
+
+function interop_app(): InteropApp
+{
+    $app = new InteropApp();
+    Container::setInstance($app);
+    Facade::setFacadeApplication($app);
+
+    $connection = env_or('CONNECTION', 'default');
+    $driver = env_or('DRIVER', 'redis');
+    $app->instance('config', new Illuminate\Support\Fluent());
+    $app->instance('events', new Dispatcher($app));
+    $app->alias('events', Illuminate\Contracts\Events\Dispatcher::class);
+    $app->instance(ExceptionHandler::class, new InteropExceptionHandler());
+
+    // config/database.php: the SQL connection of the jobs and failed_jobs tables.
+    $db = new DB($app);
+    $dbDriver = env_or('DB_DRIVER', 'sqlite');
+    $db->addConnection(array_filter([
+        'driver' => $dbDriver,
+        'database' => env_or('DB_DATABASE', ':memory:'),
+        'host' => env_or('DB_HOST'),
+        'port' => env_or('DB_PORT'),
+        'username' => env_or('DB_USERNAME'),
+        'password' => '',
+        'schema' => env_or('DB_SCHEMA'),
+        'charset' => $dbDriver === 'mysql' ? 'utf8mb4' : 'utf8',
+        'collation' => $dbDriver === 'mysql' ? 'utf8mb4_unicode_ci' : null,
+        'prefix' => '',
+    ], fn ($v) => $v !== null));
+    $db->setEventDispatcher($app['events']);
+    $db->setAsGlobal();
+    $app->instance('db', $db->getDatabaseManager());
+    $app->bind('db.connection', fn ($app) => $app['db']->connection());
+    $app->bind('db.schema', fn ($app) => $app['db']->connection()->getSchemaBuilder());
+
+    // config/database.php 'redis': phpredis with a client prefix on every key.
+    $redisConfig = [
+        'host' => env_or('REDIS_HOST', '127.0.0.1'),
+        'port' => (int) env_or('REDIS_PORT', 6379),
+        'database' => (int) env_or('REDIS_DB', 0),
+    ];
+    $app->instance('redis', new RedisManager($app, 'phpredis', [
+        'options' => ['prefix' => env_or('REDIS_PREFIX', '')],
+        'default' => $redisConfig,
+        'cache' => $redisConfig,
+    ]));
+
+    // config/cache.php: the redis store on the "cache" connection; RedisStore adds ':' to the prefix.
+    $cache = new CacheRepository(new RedisStore($app['redis'], env_or('CACHE_PREFIX', ''), 'cache'));
+    $app->instance('cache.store', $cache);
+    $app->alias('cache.store', Illuminate\Contracts\Cache\Repository::class);
+    $app->instance('cache', $cache);
+
+    // config/queue.php: one connection, and the failed-job provider Laravel 8 uses by default.
+    $queue = new Queue($app);
+    $queue->addConnection(array_filter([
+        'driver' => $driver,
+        'connection' => $driver === 'redis' ? 'default' : null,
+        'table' => $driver === 'database' ? env_or('JOBS_TABLE', 'jobs') : null,
+        'queue' => env_or('QUEUE', 'default'),
+        'retry_after' => (int) env_or('RETRY_AFTER', 90),
+        'block_for' => null,
+    ], fn ($v) => $v !== null), $connection);
+    $app['config']['queue.default'] = $connection;
+    $queue->setAsGlobal();
+    $app->instance('queue', $queue->getQueueManager());
+    $app->alias('queue', Illuminate\Contracts\Queue\Factory::class);
+    $app->instance('queue.connection', $queue->getConnection($connection));
+    $app->instance('queue.failer', new DatabaseUuidFailedJobProvider(
+        $app['db'], null, env_or('FAILED_TABLE', 'failed_jobs')
+    ));
+
+    $app->singleton('queue.worker', fn ($app) => new Worker(
+        $app['queue'], $app['events'], $app[ExceptionHandler::class],
+        fn () => $app->isDownForMaintenance()
+    ));
+    $app->bind(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher($app));
+    return $app;
+}

@@ -1,0 +1,21 @@
+<?php
+// migrate.php creates the jobs and failed_jobs tables with Laravel's own migration stubs
+// (`php artisan queue:table` and `queue:failed-table`, then `php artisan migrate`), so qctl is
+// tested against tables a Laravel app made. With "down" it drops them again.
+
+require __DIR__ . '/bootstrap.php';
+
+$app = interop_app();
+$down = ($argv[1] ?? 'up') === 'down';
+$stubs = [
+    env_or('JOBS_TABLE', 'jobs') => 'jobs.stub',
+    env_or('FAILED_TABLE', 'failed_jobs') => 'failed_jobs.stub',
+];
+foreach ($stubs as $table => $stub) {
+    $class = 'Create' . str_replace(' ', '', ucwords(str_replace(['_', '-'], ' ', $table))) . 'Table';
+    $code = file_get_contents(stream_resolve_include_path("Illuminate/Queue/Console/stubs/$stub"));
+    $code = str_replace(['{{table}}', '{{tableClassName}}'], [$table, substr($class, 6, -5)], $code);
+    eval('?>' . $code);
+    $migration = new $class();
+    $down ? $migration->down() : $migration->up();
+}

@@ -1,0 +1,40 @@
+<?php
+// push.php pushes jobs the way a Laravel application does. It reads a JSON array of operations on
+// stdin and prints one JSON line per job pushed: {"id": <Queue::push's return>, "uuid": <payload uuid>}.
+//
+//   {"push": "Name@method", "data": ..., "queue": "q"}           Queue::push
+//   {"later": "Name@method", "delay": 3, "data": ..., "queue": "q"} Queue::later
+//   {"raw": "<payload JSON>", "queue": "q"}                      Queue::pushRaw
+//   {"object": [constructor args], "queue": "q"}                 Queue::push(new Interop\SendInvoice(...))
+
+require __DIR__ . '/bootstrap.php';
+
+use Illuminate\Queue\Queue as BaseQueue;
+
+$app = interop_app();
+$queue = $app['queue']->connection();
+
+$uuid = null;
+BaseQueue::createPayloadUsing(function ($connection, $queue, $payload) use (&$uuid) {
+    $uuid = $payload['uuid'] ?? null;
+    return [];
+});
+
+$ops = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);
+foreach ($ops as $op) {
+    $uuid = null;
+    $q = $op['queue'] ?? null;
+    if (isset($op['push'])) {
+        $id = $queue->push($op['push'], $op['data'] ?? '', $q);
+    } elseif (isset($op['later'])) {
+        $id = $queue->later($op['delay'], $op['later'], $op['data'] ?? '', $q);
+    } elseif (isset($op['raw'])) {
+        $id = $queue->pushRaw($op['raw'], $q);
+        $uuid = json_decode($op['raw'], true)['uuid'] ?? null;
+    } elseif (isset($op['object'])) {
+        $id = $queue->push(new Interop\SendInvoice(...$op['object']), '', $q);
+    } else {
+        throw new InvalidArgumentException('unknown operation ' . json_encode($op));
+    }
+    echo json_encode(['id' => (string) $id, 'uuid' => $uuid]), "\n";
+}
