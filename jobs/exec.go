@@ -39,6 +39,9 @@ type ExecSpec struct {
 	// job's context ends, and how long leftover processes may hold the output pipes open after the
 	// command exits. Zero or negative means DefaultKillGrace.
 	KillGrace time.Duration
+	// Stdin chooses what the command reads on standard input: ExecStdinPayload ("" means the same)
+	// or ExecStdinData.
+	Stdin ExecStdin
 	// Stdout receives the command's standard output; nil discards it. Stderr receives its
 	// standard error in addition to the tail kept for errors. Output is written from a goroutine
 	// per run, so writers shared by concurrent jobs must be safe for concurrent use. Write errors
@@ -46,9 +49,24 @@ type ExecSpec struct {
 	Stdout, Stderr io.Writer
 }
 
+// ExecStdin names what an exec handler's command reads on standard input.
+type ExecStdin string
+
+const (
+	// ExecStdinPayload gives the command the payload exactly as popped (job.Raw), envelope and
+	// all: the default, and the choice for a script that parses the payload itself.
+	ExecStdinPayload ExecStdin = "payload"
+	// ExecStdinData gives the command only the job's data as Job.Data returns it: the pushed JSON
+	// of a string job, or the decoded properties of a Laravel object job's command, so a Python
+	// or Node script never has to read PHP's serialize format.
+	ExecStdinData ExecStdin = "data"
+)
+
 // Exec returns a Handler that runs spec.Command for each job, for workers whose jobs are written
 // in another language. The command gets:
-//   - on stdin, the payload exactly as popped (job.Raw);
+//   - on stdin, the payload exactly as popped (job.Raw), or with ExecStdinData the job's data;
+//     a Laravel object job whose command cannot be decoded is then failed without starting
+//     the command, since no retry can decode it;
 //   - in its environment, the worker's environment, spec.Env, and QCTL_JOB_ID, QCTL_JOB_NAME (the
 //     payload's "job" value), QCTL_JOB_QUEUE, QCTL_JOB_CONNECTION, QCTL_JOB_ATTEMPTS and
 //     QCTL_JOB_UUID.
@@ -71,16 +89,21 @@ func Exec(spec ExecSpec) Handler {
 		grace = DefaultKillGrace
 	}
 	stdout, stderr := spec.Stdout, spec.Stderr
+	stdinMode := spec.Stdin
 
 	return func(ctx context.Context, job *Job) error {
 		if len(command) == 0 || command[0] == "" {
 			return errors.New("exec handler: no command configured")
 		}
+		stdin, err := stdinFor(job, stdinMode)
+		if err != nil {
+			return err
+		}
 		r := &execRun{name: command[0]}
 		cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 		cmd.Dir = spec.Dir
 		cmd.Env = append(append(os.Environ(), env...), jobEnv(job)...)
-		cmd.Stdin = bytes.NewReader(stdinFor(job))
+		cmd.Stdin = bytes.NewReader(stdin)
 		switch stdout.(type) {
 		case nil:
 		case *os.File:
@@ -103,7 +126,7 @@ func Exec(spec ExecSpec) Handler {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start command %q: %w", r.name, err)
 		}
-		err := cmd.Wait()
+		err = cmd.Wait()
 		killGroup(cmd.Process)
 		return r.result(ctx, cmd, err)
 	}
@@ -187,17 +210,21 @@ func jobEnv(job *Job) []string {
 	}
 }
 
-// stdinFor returns the payload bytes the command reads: the raw bytes as popped, or the encoded
-// payload when a caller built the Job by hand without them.
-func stdinFor(job *Job) []byte {
-	if len(job.Raw) > 0 || job.Payload == nil {
-		return job.Raw
+// stdinFor returns what the command reads. For the payload that is the raw bytes as popped, or
+// the encoded payload when a caller built the Job by hand without them.
+func stdinFor(job *Job, mode ExecStdin) ([]byte, error) {
+	switch mode {
+	case "", ExecStdinPayload:
+		if len(job.Raw) > 0 || job.Payload == nil {
+			return job.Raw, nil
+		}
+		raw, _ := job.Payload.Encode() // a payload that cannot encode gives the command empty stdin
+		return raw, nil
+	case ExecStdinData:
+		return job.Data()
+	default:
+		return nil, fmt.Errorf("exec handler: unknown stdin %q (want %q or %q)", mode, ExecStdinPayload, ExecStdinData)
 	}
-	raw, err := job.Payload.Encode()
-	if err != nil {
-		return nil
-	}
-	return raw
 }
 
 // ignoreErrors forwards writes and reports success even when the underlying writer fails, so a

@@ -85,7 +85,9 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		return w.release(r, ev, start, 0, abandoned, err)
 	case errors.As(err, &release):
 		return w.release(r, ev, start, release.Delay, abandoned, err)
-	case errors.As(err, &failNow):
+	case errors.As(err, &failNow), errors.Is(err, jobs.ErrBadCommand):
+		// A Laravel object job whose command qctl cannot decode (reported when the handler binds
+		// it) reads the same bytes on every attempt: retrying cannot help.
 		res := w.fail(r, ev, start, err)
 		res.abandoned = abandoned
 		return res
