@@ -35,6 +35,7 @@ type layout struct {
 	idCol    string // "uuid" or "id"
 	timeCol  string // "failed_at" or "fail_time"
 	unixTime bool   // timeCol holds unix seconds (an integer column), not a timestamp
+	textTime bool   // SQLite: timeCol is text, written as Laravel writes it ("2006-01-02 15:04:05", UTC)
 }
 
 func layoutFor(kind Layout) layout {
@@ -82,10 +83,15 @@ func inspect(ctx context.Context, db *gorm.DB, table string, want Layout) (layou
 	return got, nil
 }
 
-// timeArg is t as the table stores it.
+// timeArg is t as the table stores it. On SQLite that is Laravel's "Y-m-d H:i:s" text rather than
+// the driver's rendering of a time.Time (which adds "+00:00"), so rows either side wrote look
+// alike and compare as text in order.
 func (l layout) timeArg(t time.Time) any {
-	if l.unixTime {
+	switch {
+	case l.unixTime:
 		return t.Unix()
+	case l.textTime:
+		return t.UTC().Format(time.DateTime)
 	}
 	return t.UTC()
 }

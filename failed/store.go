@@ -90,6 +90,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}
 	s := New(db, o.Dialect, o.Table, o.Now)
+	l.textTime = s.layout.textTime
 	s.layout = l
 	return s, nil
 }
@@ -99,7 +100,9 @@ func New(db *gorm.DB, dialect, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, layout: layoutFor(LayoutLaravel), now: now}
+	s := &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, layout: layoutFor(LayoutLaravel), now: now}
+	s.layout.textTime = dialect == sqldb.SQLite
+	return s
 }
 
 // Close closes the database connections.
