@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/connectors/dbqueue"
 	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/migrations"
 )
@@ -28,9 +29,9 @@ func migrateCommand(p *Program) *cli.Command {
 			}
 			var steps []step
 			if conn.Driver == config.DriverDatabase {
-				steps = append(steps, step{conn.Dialect, conn.DSN, []migrations.Target{
-					{Kind: migrations.Jobs, Table: conn.Table}, {Kind: migrations.Signals},
-				}})
+				// The jobs table in the connection's format: Laravel's or think-queue's columns.
+				o := dbqueue.Options{Table: conn.Table, Format: conn.Format}
+				steps = append(steps, step{conn.Dialect, conn.DSN, o.Targets()})
 			}
 			if cfg.Failed.Driver == config.DriverDatabase {
 				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, []migrations.Target{failedTarget(cfg)}})

@@ -72,9 +72,14 @@ func runPush(c *cli.Context, p *Program) error {
 		}
 		datas = []json.RawMessage{data}
 	}
+
+	cfg, conn, err := configAndConnection(c, c.String("connection"))
+	if err != nil {
+		return err
+	}
 	payloads := make([][]byte, len(datas))
 	for i, data := range datas {
-		payload := jobs.NewPayload(name, data)
+		payload := newPayload(conn, name, data)
 		if n := c.Int("tries"); n > 0 {
 			payload.MaxTries = &n
 		}
@@ -87,11 +92,6 @@ func runPush(c *cli.Context, p *Program) error {
 			return err
 		}
 		payloads[i] = raw
-	}
-
-	cfg, conn, err := configAndConnection(c, c.String("connection"))
-	if err != nil {
-		return err
 	}
 	priority, withPriority := uint32(0), c.IsSet("priority")
 	if withPriority {
@@ -160,6 +160,16 @@ func runPush(c *cli.Context, p *Program) error {
 		fmt.Fprintf(p.Stderr, "Pushed %d %s jobs onto the [%s] queue.\n", pushed, name, queue)
 	}
 	return nil
+}
+
+// newPayload builds the envelope the connection's PHP side pushes: think-queue 3's for a
+// format = "think" connection, so ThinkPHP workers sharing the queue read what their own
+// Queue::push writes, else Laravel's.
+func newPayload(conn config.Connection, name string, data json.RawMessage) *jobs.Payload {
+	if conn.Format == config.FormatThink {
+		return jobs.NewThinkPayload(name, data)
+	}
+	return jobs.NewPayload(name, data)
 }
 
 // readJSONLines reads --file: one job's JSON data per line, blank lines skipped. Every line is

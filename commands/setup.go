@@ -92,7 +92,7 @@ func openQueue(ctx context.Context, conn config.Connection, run syncqueue.RunFun
 	case config.DriverDatabase:
 		q, err = dbqueue.Open(ctx, dbqueue.Options{
 			Dialect: conn.Dialect, DSN: conn.DSN, Table: conn.Table, RetryAfter: conn.RetryAfter,
-			AutoMigrate: conn.Dialect == "sqlite",
+			Format: conn.Format, AutoMigrate: conn.Dialect == "sqlite",
 		})
 	case config.DriverSync:
 		q = syncqueue.New(run)
