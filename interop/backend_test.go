@@ -36,14 +36,15 @@ const (
 // config/queue.php, so failed jobs retry onto the same connection on either side), the PHP
 // settings for bootstrap.php, and direct access for checking what is left in it.
 type backend struct {
-	kind      string
-	conn      string   // connection name on both sides: "redis" or "database"
-	toml      string   // [connections.<conn>] and [failed]
-	phpEnv    []string // QCTL_PHP_* for bootstrap.php
-	jobsTable string
-	prefix    string // Redis client prefix (Laravel's database.redis.options.prefix)
-	rdb       *redis.Client
-	db        *sql.DB // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
+	kind        string
+	conn        string   // connection name on both sides: "redis" or "database"
+	toml        string   // [connections.<conn>] and [failed]
+	phpEnv      []string // QCTL_PHP_* for bootstrap.php
+	jobsTable   string
+	prefix      string // Redis client prefix (Laravel's database.redis.options.prefix)
+	cachePrefix string // Laravel's cache.prefix; qctl's cache_prefix
+	rdb         *redis.Client
+	db          *sql.DB // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
 }
 
 func randomSuffix(t testing.TB) string {
@@ -73,7 +74,8 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		connectortest.RequireService(t, "Redis", redisAddr, "redis-server --daemonize yes")
 		b.conn = "redis"
 		b.prefix = "interop_" + id + "_database_"
-		cachePrefix := "interop_" + id + "_cache"
+		b.cachePrefix = "interop_" + id + "_cache"
+		cachePrefix := b.cachePrefix
 		b.toml = fmt.Sprintf("[connections.redis]\ndriver = \"redis\"\naddr = %q\nprefix = %q\ncache_prefix = %q\nretry_after = 90\nblock_for = 1\n\n%s",
 			redisAddr, b.prefix, cachePrefix, sqliteFailed)
 		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=redis", "QCTL_PHP_DRIVER=redis",
