@@ -133,6 +133,7 @@ func TestGoodFixtures(t *testing.T) {
 				BlockFor: 5 * time.Second, Format: FormatLaravel, Addr: "10.0.0.3:11300", Priority: 0, BuryFailed: true,
 			})
 			equal(t, "mysql.Table", must(t, c, "mysql").Table, "app.queue_jobs")
+			equal(t, "mysql.Format", must(t, c, "mysql").Format, FormatThink)
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverDatabase, Dialect: DialectMySQL,
 				DSN: "root@tcp(127.0.0.1:3306)/failures?parseTime=true", Table: "failed", UUIDs: false})
 			equal(t, "Handlers", c.Handlers, map[string]Handler{`App\Jobs\SendEmail`: {
