@@ -127,7 +127,9 @@ func registry(p *Program, cfg *config.Config) *jobs.Registry {
 		reg.Register(name, h)
 	}
 	for name, h := range cfg.Handlers {
-		handler := jobs.Exec(jobs.ExecSpec{Command: h.Command, Dir: h.Dir, Env: h.Env, Stdout: p.Stderr, Stderr: p.Stderr})
+		handler := jobs.Exec(jobs.ExecSpec{
+			Command: h.Command, Dir: h.Dir, Env: h.Env, Stdin: jobs.ExecStdin(h.Stdin), Stdout: p.Stderr, Stderr: p.Stderr,
+		})
 		if h.Timeout > 0 {
 			handler = withTimeout(handler, h.Timeout)
 		}

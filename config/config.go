@@ -104,14 +104,21 @@ type Failed struct {
 	UUIDs   bool   // Laravel's uuid-keyed table (default); false for think-queue 3's integer ids and fail_time
 }
 
-// Handler runs a job by executing a command with the job's payload JSON on stdin, so that jobs
-// can be written in any language without a Go build.
+// What an exec handler's command reads on stdin, for Handler.Stdin.
+const (
+	StdinPayload = "payload" // the payload JSON as popped, envelope and all
+	StdinData    = "data"    // the job's data alone; a Laravel object job's command decoded to JSON
+)
+
+// Handler runs a job by executing a command with the job's JSON on stdin, so that jobs can be
+// written in any language without a Go build.
 type Handler struct {
 	Name    string
 	Command []string          // argv; never empty
 	Dir     string            // working directory; "" for the worker's own
 	Env     map[string]string // added to the worker's environment
 	Timeout time.Duration     // per-job limit; 0 means the worker's --timeout
+	Stdin   string            // StdinPayload (default) or StdinData
 }
 
 // defaultTOML is the configuration used when there is no queue.toml. Default parses it rather

@@ -138,7 +138,7 @@ func TestGoodFixtures(t *testing.T) {
 				DSN: "root@tcp(127.0.0.1:3306)/failures?parseTime=true", Table: "failed", UUIDs: false})
 			equal(t, "Handlers", c.Handlers, map[string]Handler{`App\Jobs\SendEmail`: {
 				Name: `App\Jobs\SendEmail`, Command: []string{"php", "artisan", "mail:send"}, Dir: "/srv/app",
-				Env: map[string]string{"MAIL_FROM": "noreply@example.com"}, Timeout: 30 * time.Second,
+				Env: map[string]string{"MAIL_FROM": "noreply@example.com"}, Timeout: 30 * time.Second, Stdin: StdinData,
 			}})
 		},
 	}
@@ -319,7 +319,7 @@ dir = "${APP_DIR:-/srv}"
 	equal(t, "Password", r.Password, "$$ literal $HOME ")
 	equal(t, "Handler", cfg.Handlers["Job"], Handler{
 		Name: "Job", Command: []string{"/bin/true", "--to=ops@example.com", "x"}, Dir: "/srv",
-		Env: map[string]string{"TOKEN": "t0k", "PLAIN": "a$b"},
+		Env: map[string]string{"TOKEN": "t0k", "PLAIN": "a$b"}, Stdin: StdinPayload,
 	})
 }
 

@@ -230,9 +230,14 @@ func (d *decoder) handler(name string, tbl map[string]any) Handler {
 			h.Env = d.strMap(path, v)
 		case "timeout":
 			h.Timeout = d.seconds(path, v)
+		case "stdin":
+			h.Stdin = d.str(path, v)
 		default:
 			d.fail(path, "unknown key")
 		}
+	}
+	if h.Stdin == "" { // as for every string setting, empty (or an unset ${VAR}) means the default
+		h.Stdin = StdinPayload
 	}
 	d.validateHandler(base, h, tbl)
 	return h

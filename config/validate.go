@@ -13,6 +13,7 @@ var (
 	allDialects   = []string{DialectSQLite, DialectPostgres, DialectMySQL}
 	allFormats    = []string{FormatLaravel, FormatThink}
 	redisModes    = []string{ModeSingle, ModeSentinel, ModeCluster}
+	handlerStdins = []string{StdinPayload, StdinData}
 )
 
 // Defaults that more than one place needs.
@@ -186,6 +187,7 @@ func (d *decoder) validateHandler(base []string, h Handler, tbl map[string]any) 
 			d.failItem(path, 0, "empty program name")
 		}
 	}
+	d.oneOf(append(base[:len(base):len(base)], "stdin"), "stdin", h.Stdin, handlerStdins)
 }
 
 // database checks the dialect, dsn and table of a database connection.
