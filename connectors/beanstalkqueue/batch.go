@@ -18,7 +18,7 @@ import (
 // job reserved. On a connection that does not watch tube yet, the first reserve goes alone
 // through go-beanstalk, which sends the watch list with it, and costs one round trip more. It
 // returns an empty slice at once when nothing is ready. Attempts, priority and TTR come from
-// stats-job as in Pop.
+// stats-job as in Pop. A job that Wait reserved (see wait.go) is handed out first, alone.
 func (q *Queue) PopN(ctx context.Context, tube string, n int) ([]*connectors.Reserved, error) {
 	if err := checkTube(tube); err != nil {
 		return nil, err
@@ -26,28 +26,41 @@ func (q *Queue) PopN(ctx context.Context, tube string, n int) ([]*connectors.Res
 	if n < 1 {
 		return nil, nil
 	}
-	s := q.serverFor(tube)
-	c, err := s.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
+	if jobs := q.unpark(tube, n); len(jobs) > 0 {
+		return jobs, nil
 	}
-	c.mu.Lock()
-	jobs, err := q.reserveN(ctx, c, tube, n)
-	c.mu.Unlock()
-	if len(jobs) == 0 && !c.broken.Load() {
-		s.release(c)
-	}
+	jobs, err := q.reserveOn(ctx, tube, n, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pop from tube %q: %w", tube, err)
 	}
 	if len(jobs) == 0 {
-		s.nudgeExpired(ctx)
+		q.serverFor(tube).nudgeExpired(ctx)
 	}
 	return jobs, nil
 }
 
-// reserveN reserves up to n jobs of tube on c (the caller holds c.mu) and binds c to them.
-func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int) ([]*connectors.Reserved, error) {
+// reserveOn reserves up to n jobs of tube on an idle connection of its server, the first
+// waiting up to block for one (see reserveN).
+func (q *Queue) reserveOn(ctx context.Context, tube string, n int, block time.Duration) ([]*connectors.Reserved, error) {
+	s := q.serverFor(tube)
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	jobs, err := q.reserveN(ctx, c, tube, n, block)
+	c.mu.Unlock()
+	if len(jobs) == 0 && !c.broken.Load() {
+		s.release(c)
+	}
+	return jobs, err
+}
+
+// reserveN reserves up to n jobs of tube on c (the caller holds c.mu) and binds c to them. With
+// block > 0 the first reserve waits up to block (whole seconds) for a job, and ctx is not allowed
+// to cut it short: beanstalkd cannot take a reserve back, and closing the connection while the
+// server hands it a job would charge that job an attempt for a run that never happened.
+func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int, block time.Duration) ([]*connectors.Reserved, error) {
 	var (
 		ids    []uint64
 		bodies [][]byte
@@ -66,7 +79,7 @@ func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int) ([]*c
 		return nil
 	}
 	var p pipeline
-	if c.watched == tube {
+	if c.watched == tube && block == 0 {
 		for range n {
 			p.reserveNow()
 		}
@@ -86,14 +99,21 @@ func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int) ([]*c
 			id   uint64
 			body []byte
 		)
-		err := c.do(ctx, "reserve", func() (err error) {
-			id, body, err = c.watch.Reserve(0)
+		reserveCtx := ctx
+		if block > 0 {
+			// Past block, only a dead or hung server keeps the reply away.
+			var cancel context.CancelFunc
+			reserveCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), block+dialTimeout)
+			defer cancel()
+		}
+		err := c.do(reserveCtx, "reserve", func() (err error) {
+			id, body, err = c.watch.Reserve(block)
 			if err == nil || isReply(err) {
 				c.watched = tube
 			}
 			return err
 		})
-		// TIMED_OUT is reserve-with-timeout 0 finding nothing ready. DEADLINE_SOON only answers
+		// TIMED_OUT is reserve-with-timeout finding nothing ready. DEADLINE_SOON only answers
 		// a connection that holds a reservation about to expire; ours hold none when they
 		// reserve, but it still means "nothing for you now".
 		if errors.Is(err, beanstalk.ErrTimeout) || errors.Is(err, beanstalk.ErrDeadline) {

@@ -5,11 +5,12 @@
 // # Connections
 //
 // beanstalkd ties a reservation to the connection that made it: only that connection may delete,
-// release, bury or touch the job, and closing it hands the job back. So every reservation here owns
-// one connection from Pop until Delete, Release or Bury ends it, and Reserved.Receipt names that
-// connection. Other operations borrow an idle connection for one command. A worker running C jobs
-// at once therefore holds about C+1 connections per server; a reservation that is abandoned (its
-// holder never deletes it) gives its connection back once its TTR has certainly run out.
+// release, bury or touch the job, and closing it hands the job back. So a connection that reserved
+// jobs is bound to them from Pop until Delete, Release or Bury ends the last one, and
+// Reserved.Receipt names that connection. Other operations borrow an idle connection for one
+// command. A worker holds a few connections per server (one per batch in flight); reservations
+// that are abandoned (their holder never deletes them) give their connection back once all their
+// TTRs have certainly run out.
 //
 // # Several servers
 //
@@ -23,12 +24,17 @@
 // Laravel counts them. Extend is `touch`, which restarts the job's full TTR whatever lease the
 // caller asks for.
 //
-// # Waiting without reserving
+// # Waiting
 //
 // Pop never blocks (reserve-with-timeout 0): a worker pops its queues in strict priority order, and
 // a Pop that waited on an empty `high` would hold up `low` on every round. The worker blocks only
-// when every queue is empty, through Wait (see wait.go). beanstalkd's only blocking command is
-// reserve, and a reservation counts an attempt, so Wait polls peek-ready instead.
+// when every queue is empty, through Wait (see wait.go), which blocks in reserve-with-timeout and
+// keeps the job it gets for the next Pop.
+//
+// # Batches
+//
+// PopN and DeleteN pipeline their commands on one connection, which may then hold several
+// reservations (see batch.go and pipeline.go).
 //
 // # Restart signal
 //
@@ -93,6 +99,9 @@ type Queue struct {
 
 	gen       atomic.Uint64 // numbers reservations, so a stale receipt never matches a new one
 	closeOnce sync.Once
+
+	parkMu sync.Mutex
+	parked map[string][]*connectors.Reserved // jobs Wait reserved for the next Pop, by tube
 }
 
 var (
@@ -162,10 +171,14 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	return q, nil
 }
 
-// Close closes every connection; beanstalkd hands the jobs they had reserved back to their tubes.
-// Operations still running fail. Close is safe to call twice.
+// Close puts back the jobs Wait reserved and nobody popped (see Wait), then closes every
+// connection; beanstalkd hands the jobs they had reserved back to their tubes. Operations still
+// running fail. Close is safe to call twice.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		q.requeueParked(ctx)
 		for _, s := range q.servers {
 			s.close()
 		}

@@ -2,28 +2,30 @@ package beanstalkqueue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	beanstalk "github.com/beanstalkd/go-beanstalk"
+
+	"github.com/qctl/qctl/connectors"
 )
 
-// waitPoll is how often Wait asks the server whether tube has a ready job. An idle worker then
-// sends 40 peek-ready a second, each a few microseconds of the server's time, and picks up a job
-// pushed meanwhile within 25 ms.
-const waitPoll = 25 * time.Millisecond
+// waitChunk is the longest one blocking reserve of Wait. A reserve cannot be taken back, so Wait
+// never cuts one short; it looks at its context between chunks, and a stopped worker leaves Wait
+// within this time. It is beanstalkd's unit of time, so it cannot be shorter.
+const waitChunk = time.Second
 
 // Wait blocks until tube has a ready job (true), d passes (false), or ctx ends (ctx's error). It
-// waits at most Options.BlockFor when that is set. The job is not reserved: a Pop after Wait takes
-// it, or finds that another worker was quicker.
+// waits at most Options.BlockFor when that is set, and may overrun d to the next whole second.
 //
-// Wait polls peek-ready instead of blocking in reserve, beanstalkd's only blocking command, because
-// a reservation counts an attempt (the job's reserves, which are its Attempts) and keeps the job
-// from every other worker: a reserve made only to wait would charge an attempt to a run that has
-// not happened, or, handed back, reorder the tube. Between polls it also nudges reservations whose
-// TTR ran out (see nudgeExpired), so a job abandoned by this process comes back while its workers
-// wait.
+// Wait blocks the way Laravel's worker does, in reserve-with-timeout, so a job pushed to an idle
+// worker starts within a round trip. The job it reserves is parked: the next Pop or PopN of tube
+// hands it out, and the attempt its reservation counted is the run that follows. A worker only
+// waits when every queue is empty and none of its jobs runs, so it pops right after. Should the
+// Queue close first (the worker was stopped meanwhile), Close puts a fresh copy of a parked job
+// back on its tube and deletes the reserved one, so no attempt is charged to a run that never
+// happened. Between chunks Wait also nudges reservations whose TTR ran out (see nudgeExpired), so
+// a job abandoned by this process comes back while its workers wait.
 func (q *Queue) Wait(ctx context.Context, tube string, d time.Duration) (bool, error) {
 	if err := checkTube(tube); err != nil {
 		return false, err
@@ -31,48 +33,81 @@ func (q *Queue) Wait(ctx context.Context, tube string, d time.Duration) (bool, e
 	if q.blockFor > 0 && d > q.blockFor {
 		d = q.blockFor
 	}
+	if q.hasParked(tube) {
+		return true, nil
+	}
 	deadline := time.Now().Add(d)
-	s := q.serverFor(tube)
-	var tick *time.Timer
 	for {
-		ready, err := q.hasReady(ctx, tube)
-		if ready || err != nil {
-			return ready, err
+		if err := ctx.Err(); err != nil {
+			return false, err
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		block := min(wholeSeconds(time.Until(deadline)), waitChunk)
+		jobs, err := q.reserveOn(ctx, tube, 1, block)
+		if err != nil {
+			return false, fmt.Errorf("wait on tube %q: %w", tube, err)
+		}
+		if len(jobs) > 0 {
+			q.park(jobs[0])
+			return true, nil
+		}
+		if block == 0 || !time.Now().Before(deadline) {
 			return false, nil
 		}
-		s.nudgeExpired(ctx)
-		if tick == nil {
-			tick = time.NewTimer(min(left, waitPoll))
-			defer tick.Stop()
-		} else {
-			tick.Reset(min(left, waitPoll))
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-tick.C:
-		}
+		q.serverFor(tube).nudgeExpired(ctx)
 	}
 }
 
-// hasReady reports whether tube has a ready job (peek-ready on an idle connection).
-func (q *Queue) hasReady(ctx context.Context, tube string) (bool, error) {
-	err := q.borrow(ctx, tube, func(c *conn) error {
-		return c.do(ctx, "peek-ready", func() error {
-			_, _, err := (&beanstalk.Tube{Conn: c.bc, Name: tube}).PeekReady()
-			return err
-		})
-	})
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, beanstalk.ErrNotFound):
-		return false, nil
-	case ctx.Err() != nil:
-		return false, ctx.Err()
+// park keeps a job Wait reserved for the next Pop of its tube.
+func (q *Queue) park(job *connectors.Reserved) {
+	q.parkMu.Lock()
+	defer q.parkMu.Unlock()
+	if q.parked == nil {
+		q.parked = make(map[string][]*connectors.Reserved)
 	}
-	return false, fmt.Errorf("wait on tube %q: %w", tube, err)
+	q.parked[job.Queue] = append(q.parked[job.Queue], job)
+}
+
+func (q *Queue) hasParked(tube string) bool {
+	q.parkMu.Lock()
+	defer q.parkMu.Unlock()
+	return len(q.parked[tube]) > 0
+}
+
+// unpark hands out up to n parked jobs of tube, oldest first.
+func (q *Queue) unpark(tube string, n int) []*connectors.Reserved {
+	q.parkMu.Lock()
+	defer q.parkMu.Unlock()
+	jobs := q.parked[tube]
+	if len(jobs) == 0 {
+		return nil
+	}
+	n = min(n, len(jobs))
+	out := append([]*connectors.Reserved(nil), jobs[:n]...)
+	if rest := jobs[n:]; len(rest) > 0 {
+		q.parked[tube] = rest
+	} else {
+		delete(q.parked, tube)
+	}
+	return out
+}
+
+// requeueParked runs at Close: each parked job goes back to its tube as a fresh copy (same body,
+// priority and TTR, no reserves) and the reserved original is deleted. Should the copy fail, the
+// original is released instead: it then carries one attempt too many, but it is not lost.
+func (q *Queue) requeueParked(ctx context.Context) {
+	q.parkMu.Lock()
+	parked := q.parked
+	q.parked = nil
+	q.parkMu.Unlock()
+	for tube, jobs := range parked {
+		for _, job := range jobs {
+			_ = q.onReservation(ctx, job, "requeue", true, func(c *conn, res reservation) error {
+				t := beanstalk.Tube{Conn: c.bc, Name: tube}
+				if _, err := t.Put(job.Payload, res.pri, 0, res.ttr); err != nil {
+					return c.bc.Release(res.job, res.pri, 0)
+				}
+				return c.bc.Delete(res.job)
+			})
+		}
+	}
 }

@@ -3,37 +3,27 @@ package beanstalkqueue
 import (
 	"context"
 	"errors"
-	"strconv"
 	"testing"
 	"time"
 
 	beanstalk "github.com/beanstalkd/go-beanstalk"
 )
 
-// peekReadyCount reads how many peek-ready commands the server has answered (global stats).
-func peekReadyCount(t testing.TB, raw *beanstalk.Conn) int {
+// awaitWaiting returns once a client of the private server behind raw is blocked in a reserve
+// (the server's current-waiting), so a Wait is certainly waiting, not about to start.
+func awaitWaiting(t testing.TB, raw *beanstalk.Conn) {
 	t.Helper()
-	st, err := raw.Stats()
-	if err != nil {
-		t.Fatalf("stats: %v", err)
-	}
-	n, err := strconv.Atoi(st["cmd-peek-ready"])
-	if err != nil {
-		t.Fatalf("stats cmd-peek-ready = %q", st["cmd-peek-ready"])
-	}
-	return n
-}
-
-// awaitPolling returns once a Wait has polled a private server (whose only peek-ready client it
-// is) at least twice more, so it is certainly waiting, not about to start.
-func awaitPolling(t testing.TB, raw *beanstalk.Conn) {
-	t.Helper()
-	start := peekReadyCount(t, raw)
-	for deadline := time.Now().Add(5 * time.Second); peekReadyCount(t, raw) < start+2; {
-		if time.Now().After(deadline) {
-			t.Fatal("Wait never polled the server")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err := raw.Stats()
+		if err != nil {
+			t.Fatalf("stats: %v", err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		if st["current-waiting"] != "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Wait never blocked in a reserve")
+		}
 	}
 }
 
@@ -52,7 +42,7 @@ func TestPopDoesNotBlockOnAnEmptyTube(t *testing.T) {
 	}
 }
 
-func TestWaitWakesOnPushWithoutCountingAnAttempt(t *testing.T) {
+func TestWaitWakesOnPushAndTheNextPopRunsTheJob(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, freeAddr(t))
 	q := openShared(t, Options{Addr: srv.addr, BlockFor: 30 * time.Second})
@@ -66,7 +56,7 @@ func TestWaitWakesOnPushWithoutCountingAnAttempt(t *testing.T) {
 		}
 		woke <- err
 	}()
-	awaitPolling(t, raw)
+	awaitWaiting(t, raw)
 	select {
 	case err := <-woke:
 		t.Fatalf("Wait returned before anything was pushed: %v", err)
@@ -81,12 +71,44 @@ func TestWaitWakesOnPushWithoutCountingAnAttempt(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not wake up after a push")
 	}
-	n, _ := strconv.ParseUint(id, 10, 64)
-	if st, err := raw.StatsJob(n); err != nil || st["reserves"] != "0" || st["state"] != "ready" {
-		t.Fatalf("after Wait the job's stats are %v, %v; want ready and never reserved", st, err)
+	if ok, err := q.Wait(context.Background(), tube, time.Minute); !ok || err != nil {
+		t.Fatalf("Wait with a parked job = %v, %v; want true at once", ok, err)
 	}
 	if r := mustPop(t, q, tube); r.ID != id || r.Attempts != 1 {
-		t.Fatalf("popped job %s attempts %d, want job %s attempts 1: Wait must not count an attempt", r.ID, r.Attempts, id)
+		t.Fatalf("popped job %s attempts %d, want job %s attempts 1: the reservation Wait made is the run", r.ID, r.Attempts, id)
+	}
+	if r, err := q.Pop(context.Background(), tube); r != nil || err != nil {
+		t.Fatalf("second Pop = %+v, %v; want nothing: the parked job is handed out once", r, err)
+	}
+}
+
+// A worker stopped between Wait and Pop must not leave the job it waited for with an attempt
+// charged: Close puts a fresh copy back.
+func TestCloseRequeuesAJobWaitReservedWithoutAnAttempt(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, freeAddr(t))
+	q, err := Open(context.Background(), Options{Addr: srv.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawConn(t, srv.addr)
+	tube := tubeName(t, "parked")
+	mustPush(t, q, tube, "parked", 0, 7)
+	if ok, err := q.Wait(context.Background(), tube, 0); !ok || err != nil {
+		t.Fatalf("Wait on a tube with a ready job = %v, %v", ok, err)
+	}
+	q.Close()
+	id, body, err := (&beanstalk.Tube{Conn: raw, Name: tube}).PeekReady()
+	if err != nil || string(body) != "parked" {
+		t.Fatalf("after Close peek-ready = %s, %v; want the parked job back", body, err)
+	}
+	st, err := raw.StatsJob(id)
+	if err != nil || st["reserves"] != "0" || st["pri"] != "7" {
+		t.Fatalf("requeued job stats %v, %v; want no reserves and its priority 7", st, err)
+	}
+	ts, err := (&beanstalk.Tube{Conn: raw, Name: tube}).Stats()
+	if err != nil || ts["current-jobs-ready"] != "1" || ts["current-jobs-reserved"] != "0" {
+		t.Fatalf("tube stats %v, %v; want exactly the one ready job", ts, err)
 	}
 }
 
@@ -101,7 +123,7 @@ func TestWaitStopsWhenContextEnds(t *testing.T) {
 		_, err := q.Wait(ctx, tube, time.Minute)
 		done <- err
 	}()
-	awaitPolling(t, rawConn(t, srv.addr))
+	awaitWaiting(t, rawConn(t, srv.addr))
 	cancel()
 	select {
 	case err := <-done:
