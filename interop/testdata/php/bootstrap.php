@@ -123,7 +123,9 @@ function interop_app(): InteropApp
     $app->bind('db.connection', fn ($app) => $app['db']->connection());
     $app->bind('db.schema', fn ($app) => $app['db']->connection()->getSchemaBuilder());
 
-    // config/database.php 'redis': phpredis with a client prefix on every key.
+    // config/database.php 'redis': phpredis with a client prefix on every key. The 'cache'
+    // connection uses the queue's database: a Laravel app's default puts it on database 1
+    // (REDIS_CACHE_DB), where qctl would not see `queue:restart`'s key.
     $redisConfig = [
         'host' => env_or('REDIS_HOST', '127.0.0.1'),
         'port' => (int) env_or('REDIS_PORT', 6379),
