@@ -86,7 +86,7 @@ prefix = "qctl-bench-` + unique + `:"
 block_for = 1`, true},
 		{"beanstalkd", "127.0.0.1:11300", "beanstalkd -l 127.0.0.1 -p 11300 &", `driver = "beanstalkd"
 addr = "127.0.0.1:11300"
-block_for = 1`, false},
+block_for = 1`, true},
 		{"PostgreSQL", "127.0.0.1:5432", "pg_ctlcluster 15 main start", `driver = "database"
 dialect = "postgres"
 dsn = "host=127.0.0.1 user=postgres dbname=test sslmode=disable"

@@ -271,3 +271,76 @@ func (q *Queue) deleteOn(ctx context.Context, s *server, id uint64, gens []uint6
 	}
 	return nil
 }
+
+// bulkChunk is how many puts PushBulk writes at once: about 256 KiB of 1 KiB payloads, well within
+// what the server reads ahead, and small enough that a failure names a narrow range.
+const bulkChunk = 256
+
+// PushBulk puts payloads on tube in order, with Options.Priority and TTR, ready after delay, and
+// returns their ids. On a connection that does not use tube yet, one put goes through go-beanstalk,
+// which sends `use` with it; the rest are pipelined bulkChunk at a time. A job the server refuses
+// (JOB_TOO_BIG, DRAINING, or BURIED for want of memory) does not stop the others already written;
+// the error counts the refusals, and ids lists every job that was put.
+func (q *Queue) PushBulk(ctx context.Context, tube string, payloads [][]byte, delay time.Duration) ([]string, error) {
+	if err := checkTube(tube); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(payloads))
+	var refused []string
+	delay = wholeSeconds(delay)
+	err := q.borrow(ctx, tube, func(c *conn) error {
+		for rest := payloads; len(rest) > 0; {
+			if c.used != tube {
+				var id uint64
+				err := c.do(ctx, "put", func() (err error) {
+					id, err = c.put(tube, rest[0], q.priority, delay, q.ttr)
+					return err
+				})
+				switch {
+				case errors.Is(err, beanstalk.ErrJobTooBig), errors.Is(err, beanstalk.ErrDraining), errors.Is(err, beanstalk.ErrBuried):
+					refused = append(refused, err.Error())
+				case err != nil:
+					return err
+				default:
+					ids = append(ids, strconv.FormatUint(id, 10))
+				}
+				rest = rest[1:]
+				continue
+			}
+			chunk := rest[:min(bulkChunk, len(rest))]
+			rest = rest[len(chunk):]
+			err := c.do(ctx, "put", func() error {
+				var p pipeline
+				for _, body := range chunk {
+					p.put(q.priority, delay, q.ttr, body)
+				}
+				if err := c.send(&p); err != nil {
+					return err
+				}
+				for range chunk {
+					id, why, err := c.readInserted()
+					if err != nil {
+						return err
+					}
+					if why != "" {
+						refused = append(refused, why)
+						continue
+					}
+					ids = append(ids, strconv.FormatUint(id, 10))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(refused) > 0 {
+		err = fmt.Errorf("beanstalkd %s refused %d of %d jobs for tube %q (first reply %s; raise max-job-size with beanstalkd -z for JOB_TOO_BIG)", q.serverFor(tube).addr, len(refused), len(payloads), tube, refused[0])
+	}
+	if err != nil {
+		return ids, fmt.Errorf("push to tube %q: %w", tube, err)
+	}
+	return ids, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,48 @@ func TestParseStatsYAML(t *testing.T) {
 	}
 	if _, _, err := parseStatsYAML([]byte("---\nid: 7\n")); err == nil {
 		t.Fatal("parseStatsYAML of a reply without reserves/pri/ttr succeeded")
+	}
+}
+
+// PushBulk pipelines its puts on a connection that last put on another tube: every job must land
+// on the bulk's tube, in order, and a job the server refuses must not stop or shift the others.
+func TestPushBulkKeepsOrderTubeAndReportsRefusals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startServer(t, freeAddr(t), "-z", "100") // max-job-size 100 bytes
+	q := openShared(t, Options{Addr: srv.addr})
+	other, tube := tubeName(t, "other"), tubeName(t, "bulk")
+	mustPush(t, q, other, "elsewhere", 0, 1024) // the idle connection now uses `other`
+
+	var payloads [][]byte
+	for i := range 600 {
+		payloads = append(payloads, []byte(fmt.Sprint("job", i)))
+	}
+	payloads[300] = make([]byte, 200) // over max-job-size
+	ids, err := q.PushBulk(ctx, tube, payloads, 0)
+	if err == nil || !strings.Contains(err.Error(), "refused 1 of 600") || !strings.Contains(err.Error(), "JOB_TOO_BIG") {
+		t.Fatalf("PushBulk with one oversized job: err = %v; want the one refusal named", err)
+	}
+	if len(ids) != 599 {
+		t.Fatalf("PushBulk returned %d ids, want 599 (every job put)", len(ids))
+	}
+	if st, err := q.Stats(ctx, other); err != nil || st.Ready != 1 {
+		t.Fatalf("tube %s: %+v, %v; want only its own job", other, st, err)
+	}
+	var got []string
+	for {
+		jobs := mustPopN(t, q, tube, 100)
+		if len(jobs) == 0 {
+			break
+		}
+		for _, r := range jobs {
+			got = append(got, string(r.Payload))
+		}
+		if err := q.DeleteN(ctx, jobs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 599 || got[0] != "job0" || got[299] != "job299" || got[300] != "job301" || got[598] != "job599" {
+		t.Fatalf("popped %d jobs (%v ... ); want job0..job599 in order without job300", len(got), got[:min(3, len(got))])
 	}
 }

@@ -33,6 +33,7 @@ type conn struct {
 	watching string                 // the one tube watch makes reserve look at; "" = beanstalkd's "default"
 	watch    beanstalk.TubeSet      // bc's watch list; go-beanstalk sends watch/ignore only on change
 	watched  string                 // the tube the server is known to watch for c alone (after a reserve through go-beanstalk)
+	used     string                 // the tube the server is known to use for c's puts (after a put through go-beanstalk)
 	held     map[uint64]reservation // the reservations this conn holds, by reservation number
 	rd       *bufio.Reader          // reads pipelined replies; nil until the first batch
 }
@@ -66,6 +67,17 @@ func (c *conn) expiredBefore(t time.Time) bool {
 		}
 	}
 	return true
+}
+
+// put puts body on tube through go-beanstalk, which sends `use` first when c used another tube,
+// and notes that c now uses tube, so PushBulk may pipeline more puts there without `use`. Every
+// put on a conn goes through here, so that note is never stale.
+func (c *conn) put(tube string, body []byte, pri uint32, delay, ttr time.Duration) (uint64, error) {
+	id, err := (&beanstalk.Tube{Conn: c.bc, Name: tube}).Put(body, pri, delay, ttr)
+	if err == nil || isReply(err) {
+		c.used = tube
+	}
+	return id, err
 }
 
 // watchTube makes reserve on c look at tube only. It is free when c already watches tube: the

@@ -30,8 +30,7 @@ func (q *Queue) PushPriority(ctx context.Context, tube string, payload []byte, d
 	var id uint64
 	err := q.borrow(ctx, tube, func(c *conn) error {
 		return c.do(ctx, "put", func() (err error) {
-			t := beanstalk.Tube{Conn: c.bc, Name: tube}
-			id, err = t.Put(payload, priority, wholeSeconds(delay), q.ttr)
+			id, err = c.put(tube, payload, priority, wholeSeconds(delay), q.ttr)
 			return err
 		})
 	})

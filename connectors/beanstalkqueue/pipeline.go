@@ -37,6 +37,21 @@ func (p *pipeline) statsJob(id uint64) {
 	p.buf = append(p.buf, "\r\n"...)
 }
 
+// put appends a put command and its body: the caller's connection already uses the tube.
+func (p *pipeline) put(pri uint32, delay, ttr time.Duration, body []byte) {
+	p.buf = append(p.buf, "put "...)
+	p.buf = strconv.AppendUint(p.buf, uint64(pri), 10)
+	p.buf = append(p.buf, ' ')
+	p.buf = strconv.AppendInt(p.buf, int64(delay/time.Second), 10)
+	p.buf = append(p.buf, ' ')
+	p.buf = strconv.AppendInt(p.buf, int64(ttr/time.Second), 10)
+	p.buf = append(p.buf, ' ')
+	p.buf = strconv.AppendInt(p.buf, int64(len(body)), 10)
+	p.buf = append(p.buf, "\r\n"...)
+	p.buf = append(p.buf, body...)
+	p.buf = append(p.buf, "\r\n"...)
+}
+
 func (p *pipeline) delete(id uint64) {
 	p.buf = append(p.buf, "delete "...)
 	p.buf = strconv.AppendUint(p.buf, id, 10)
@@ -121,6 +136,26 @@ func (c *conn) readJobStats() (attempts int, res reservation, err error) {
 		return 0, res, err
 	}
 	return parseStatsYAML(yaml)
+}
+
+// readInserted reads the reply to put. A reply line the server sends for a job it refused
+// (JOB_TOO_BIG, DRAINING, and BURIED, which means it kept the job but buried it for want of
+// memory) comes back as refused, so the caller can go on reading the replies after it.
+func (c *conn) readInserted() (id uint64, refused string, err error) {
+	line, err := c.readLine()
+	if err != nil {
+		return 0, "", err
+	}
+	if rest, ok := bytes.CutPrefix(line, []byte("INSERTED ")); ok {
+		if id, err = strconv.ParseUint(string(rest), 10, 64); err == nil {
+			return id, "", nil
+		}
+	}
+	switch {
+	case string(line) == "JOB_TOO_BIG", string(line) == "DRAINING", bytes.HasPrefix(line, []byte("BURIED ")):
+		return 0, string(line), nil
+	}
+	return 0, "", &errProtocol{"put", string(line)}
 }
 
 // readDeleted reads the reply to delete: found is false for NOT_FOUND, which means the

@@ -109,6 +109,9 @@ var (
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Waiter        = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.BatchPopper   = (*Queue)(nil)
+	_ connectors.BatchDeleter  = (*Queue)(nil)
+	_ connectors.BulkPusher    = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.

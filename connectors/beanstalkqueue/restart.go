@@ -49,7 +49,7 @@ func (q *Queue) BroadcastRestart(ctx context.Context, value string) error {
 		t := beanstalk.Tube{Conn: c.bc, Name: restartTube}
 		var mine uint64
 		if err := c.do(ctx, "put", func() (err error) {
-			mine, err = t.Put([]byte(value), 0, 0, q.ttr)
+			mine, err = c.put(restartTube, []byte(value), 0, 0, q.ttr)
 			return err
 		}); err != nil {
 			return err

@@ -35,8 +35,9 @@ type privateServer struct {
 	cmd  *exec.Cmd
 }
 
-// startServer runs `beanstalkd -l 127.0.0.1 -p PORT` on addr's port and stops it when t ends.
-func startServer(t testing.TB, addr string) *privateServer {
+// startServer runs `beanstalkd -l 127.0.0.1 -p PORT [args]` on addr's port and stops it when t
+// ends.
+func startServer(t testing.TB, addr string, args ...string) *privateServer {
 	t.Helper()
 	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
@@ -47,7 +48,7 @@ func startServer(t testing.TB, addr string) *privateServer {
 		t.Skip(msg)
 	}
 	host, port, _ := net.SplitHostPort(addr)
-	s := &privateServer{t: t, addr: addr, cmd: exec.Command(bin, "-l", host, "-p", port)}
+	s := &privateServer{t: t, addr: addr, cmd: exec.Command(bin, append([]string{"-l", host, "-p", port}, args...)...)}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start beanstalkd: %v", err)
 	}

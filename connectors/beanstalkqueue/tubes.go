@@ -271,7 +271,7 @@ func (q *Queue) requeueReserved(ctx context.Context, c *conn, t *beanstalk.Tube,
 		_, res, err = parseJobStats(st)
 	}
 	if err == nil {
-		err = c.do(ctx, "put", func() error { _, err := t.Put(body, res.pri, 0, res.ttr); return err })
+		err = c.do(ctx, "put", func() error { _, err := c.put(t.Name, body, res.pri, 0, res.ttr); return err })
 	}
 	if err != nil {
 		if !c.broken.Load() {

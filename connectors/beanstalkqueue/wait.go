@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	beanstalk "github.com/beanstalkd/go-beanstalk"
-
 	"github.com/qctl/qctl/connectors"
 )
 
@@ -102,8 +100,7 @@ func (q *Queue) requeueParked(ctx context.Context) {
 	for tube, jobs := range parked {
 		for _, job := range jobs {
 			_ = q.onReservation(ctx, job, "requeue", true, func(c *conn, res reservation) error {
-				t := beanstalk.Tube{Conn: c.bc, Name: tube}
-				if _, err := t.Put(job.Payload, res.pri, 0, res.ttr); err != nil {
+				if _, err := c.put(tube, job.Payload, res.pri, 0, res.ttr); err != nil {
 					return c.bc.Release(res.job, res.pri, 0)
 				}
 				return c.bc.Delete(res.job)
