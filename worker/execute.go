@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/qctl/qctl/connectors"
@@ -138,33 +139,43 @@ func (w *Worker) runHandler(ctx context.Context, handler jobs.Handler, job *jobs
 
 // keepLease extends r's reservation every third of a lease while the job runs, when the backend
 // can, so a long job is never handed to a second worker. A third, not a half: backends store whole
-// seconds, and rounding can make an extension look up to a second older than it is. The returned
-// func stops the extensions and waits for them.
+// seconds, and rounding can make an extension look up to a second older than it is. It costs a
+// timer, not a goroutine, so the many jobs that end before their first extension pay almost
+// nothing. The returned func stops the extensions and waits for one in progress.
 func (w *Worker) keepLease(r *connectors.Reserved) (stop func()) {
 	ext, ok := w.queue.(connectors.LeaseExtender)
 	if !ok || w.opts.Lease <= 0 {
 		return func() {}
 	}
-	quit, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(w.opts.Lease / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-				ctx, cancel := context.WithTimeout(context.Background(), w.opts.Lease/2)
-				err := ext.Extend(ctx, r, w.opts.Lease)
-				cancel()
-				if err != nil {
-					w.report(Event{Type: EventError, ID: r.ID, Queue: r.Queue, Error: "extending the lease: " + err.Error()})
-				}
-			}
+	var (
+		mu      sync.Mutex // held while extending, so stop waits for an extension in progress
+		stopped bool
+		timer   *time.Timer
+	)
+	every := w.opts.Lease / 3
+	extend := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(quit); <-finished }
+		ctx, cancel := context.WithTimeout(context.Background(), w.opts.Lease/2)
+		err := ext.Extend(ctx, r, w.opts.Lease)
+		cancel()
+		if err != nil {
+			w.report(Event{Type: EventError, ID: r.ID, Queue: r.Queue, Error: "extending the lease: " + err.Error()})
+		}
+		timer.Reset(every)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(every, extend)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		mu.Unlock()
+	}
 }
 
 // backoff returns the delay before the next attempt: the payload's backoff, else --backoff.

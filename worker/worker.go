@@ -37,7 +37,7 @@ type Worker struct {
 	stopOnce, killOnce sync.Once
 	stopCh, killCh     chan struct{} // closed by Stop and Kill
 	wake               chan struct{} // nudges the loop after Pause/Resume
-	mu                 sync.Mutex    // guards paused; held by the loop while it fetches and starts jobs
+	mu                 sync.RWMutex  // guards paused; read-held by each fetch while it pops and starts jobs
 	paused             bool
 }
 
@@ -106,6 +106,12 @@ func (w *Worker) Pause() { w.setPaused(true) }
 // Resume undoes Pause.
 func (w *Worker) Resume() { w.setPaused(false) }
 
+func (w *Worker) isPaused() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.paused
+}
+
 func (w *Worker) setPaused(p bool) {
 	w.mu.Lock()
 	changed := w.paused != p
@@ -144,7 +150,25 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		}
 	}()
 
-	l := &loop{w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(), results: make(chan result, w.opts.Concurrency)}
+	l := &loop{
+		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
+		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
+		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
+	}
+	for range maxFetches {
+		go l.fetcher()
+	}
+	defer close(l.fetchReq)
+	// One goroutine per slot runs jobs for the whole Run: its stack has grown to what a job needs
+	// once, instead of on every job.
+	for range w.opts.Concurrency {
+		go func() {
+			for r := range l.starts {
+				l.results <- w.execute(l.jobCtx, r)
+			}
+		}()
+	}
+	defer close(l.starts)
 	if err := l.readRestart(ctx); err != nil {
 		return "", err
 	}
@@ -156,20 +180,42 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	return reason, nil
 }
 
-// loop is the state of one Run. Only Run's goroutine touches it.
+// maxFetches is how many fetches may be outstanding at once. While one waits on the network, the
+// slots that finished jobs free are filled by the next, so a busy worker is not held to one round
+// trip at a time; two already hide most of that wait, and more would only split the free slots
+// into smaller batches.
+const maxFetches = 2
+
+// loop is the state of one Run. Only Run's goroutine touches it; fetches run on goroutines of
+// their own and report back on fetchDone.
 type loop struct {
 	w                *Worker
 	fetchCtx, jobCtx context.Context
 	started          time.Time
 	results          chan result
-	inflight         int
+	starts           chan *connectors.Reserved // hands a reserved job to an idle slot goroutine
+	fetchReq         chan int                  // slots a fetch should fill, for a fetcher goroutine
+	fetchDone        chan fetchResult
+	inflight         int // jobs started and not yet taken back
+	claimed          int // slots held by outstanding fetches
+	fetches          int // fetches outstanding
 	processed        int
 	completer        *completer // deletes finished jobs off the loop's goroutine
 	reason           StopReason
 	restartValue     string
 	restartCheckedAt time.Time
 	errorDelay       time.Duration
-	fetched          bool // a pop was tried: limits checked "after a job" apply from now on
+	fetched          bool  // a pop was tried: limits checked "after a job" apply from now on
+	empty            bool  // a fetch found every queue empty
+	fetchErr         error // the last fetch's error, not yet acted on
+}
+
+// fetchResult is what a fetch hands back: how many slots it had claimed and how many jobs it
+// started in them.
+type fetchResult struct {
+	claimed, started int
+	paused           bool // the worker was paused before the fetch could pop
+	err              error
 }
 
 func (l *loop) run() StopReason {
@@ -183,36 +229,14 @@ func (l *loop) run() StopReason {
 			}
 		}
 		if l.reason != "" {
-			if l.inflight == 0 {
+			if l.inflight == 0 && l.fetches == 0 {
 				return l.reason
 			}
 			l.collect(true)
 			continue
 		}
-		// Fetching and starting jobs happen under the lock Pause takes, so once Pause has
-		// returned (and said so) no job starts until Resume.
-		w.mu.Lock()
-		if w.paused {
-			w.mu.Unlock()
-			l.idle(time.Hour)
-			continue
-		}
-		free := l.freeSlots()
-		if free == 0 {
-			w.mu.Unlock()
-			l.collect(true)
-			continue
-		}
-		got, err := l.fetch(free)
-		l.fetched = true
-		// Jobs reserved before an error still run: leaving them reserved would delay them a lease.
-		for _, r := range got {
-			l.inflight++
-			w.watch(r, false)
-			go func(r *connectors.Reserved) { l.results <- w.execute(l.jobCtx, r) }(r)
-		}
-		w.mu.Unlock()
-		if err != nil {
+		if err := l.fetchErr; err != nil {
+			l.fetchErr = nil
 			if l.fetchCtx.Err() != nil {
 				continue // a stop cut the pop short; the next round sees it
 			}
@@ -224,27 +248,88 @@ func (l *loop) run() StopReason {
 			l.backOff(err)
 			continue
 		}
-		l.errorDelay = 0
-		if len(got) > 0 {
+		if l.empty && l.fetches == 0 {
+			l.empty = false
+			if l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once) {
+				l.reason = StopEmpty
+				continue
+			}
+			l.waitForWork()
 			continue
 		}
-		if l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once) {
-			l.reason = StopEmpty
+		if w.isPaused() {
+			l.idle(time.Hour)
 			continue
 		}
-		l.waitForWork()
+		free := l.freeSlots()
+		if free == 0 || l.empty || l.fetches == maxFetches {
+			l.collect(true)
+			continue
+		}
+		l.startFetch(free)
+	}
+}
+
+// startFetch claims n free slots for a fetcher to fill. The fetcher pops under the read side of
+// the pause lock, so once Pause has returned (and said so) no job starts until Resume, and starts
+// the jobs there too, each announced to Watch first. Jobs reserved before an error still run,
+// since leaving them reserved would delay them a lease.
+func (l *loop) startFetch(n int) {
+	l.claimed += n
+	l.fetches++
+	l.fetched = true
+	l.fetchReq <- n
+}
+
+// fetcher serves startFetch's requests for the whole Run (maxFetches of them run), so a fetch
+// costs a channel send rather than a new goroutine growing its stack through the connector.
+func (l *loop) fetcher() {
+	w := l.w
+	for n := range l.fetchReq {
+		w.mu.RLock()
+		if w.paused {
+			w.mu.RUnlock()
+			l.fetchDone <- fetchResult{claimed: n, paused: true}
+			continue
+		}
+		got, err := l.fetch(n)
+		for _, r := range got {
+			w.watch(r, false)
+			l.starts <- r
+		}
+		w.mu.RUnlock()
+		l.fetchDone <- fetchResult{claimed: n, started: len(got), err: err}
+	}
+}
+
+// takeFetch books a finished fetch: its jobs become in flight and its unused slots free again.
+// One of its jobs may have been taken back already (results and fetchDone are read in either
+// order); inflight then briefly undercounts, but claimed covered the job until now, so no more
+// than Concurrency jobs ever run.
+func (l *loop) takeFetch(f fetchResult) {
+	l.fetches--
+	l.claimed -= f.claimed
+	l.inflight += f.started
+	if f.err != nil {
+		l.fetchErr = f.err
+		return
+	}
+	l.errorDelay = 0
+	if f.started == 0 && !f.paused {
+		l.empty = true
 	}
 }
 
 // freeSlots is how many more jobs may start now, within Concurrency, --max-jobs and --once.
 func (l *loop) freeSlots() int {
-	free := l.w.opts.Concurrency - l.inflight
+	busy := l.inflight + l.claimed
+	free := l.w.opts.Concurrency - busy
 	limit := l.w.opts.MaxJobs
 	if l.w.opts.Once {
 		limit = 1
 	}
-	if limit > 0 && l.processed+l.inflight+free > limit {
-		free = limit - l.processed - l.inflight
+	if limit > 0 && l.processed+busy+free > limit {
+		free = limit - l.processed - busy
 	}
 	if free < 0 {
 		return 0
@@ -314,15 +399,23 @@ func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
 	return got, firstErr
 }
 
-// collect takes finished results; with block it waits for at least one (or a hard stop).
+// collect takes finished jobs and fetches; with block it waits for at least one when any is
+// outstanding.
 func (l *loop) collect(block bool) {
-	if block && l.inflight > 0 {
-		l.take(<-l.results)
+	if block && (l.inflight > 0 || l.fetches > 0) {
+		select {
+		case r := <-l.results:
+			l.take(r)
+		case f := <-l.fetchDone:
+			l.takeFetch(f)
+		}
 	}
 	for {
 		select {
 		case r := <-l.results:
 			l.take(r)
+		case f := <-l.fetchDone:
+			l.takeFetch(f)
 		default:
 			return
 		}
@@ -413,21 +506,20 @@ func (l *loop) waitForWork() {
 	l.idle(w.opts.Sleep)
 }
 
-// idle waits up to d, returning early when a job finishes, the worker is stopped, paused or resumed.
+// idle waits up to d, returning early when a job or fetch finishes, or the worker is stopped,
+// paused or resumed.
 func (l *loop) idle(d time.Duration) {
 	if d <= 0 {
 		d = time.Millisecond
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	var results chan result
-	if l.inflight > 0 {
-		results = l.results
-	}
 	select {
 	case <-t.C:
-	case r := <-results:
+	case r := <-l.results:
 		l.take(r)
+	case f := <-l.fetchDone:
+		l.takeFetch(f)
 	case <-l.fetchCtx.Done():
 	case <-l.w.wake:
 	}

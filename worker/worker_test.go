@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -434,6 +435,32 @@ func TestConcurrencyRunsJobsAtOnce(t *testing.T) {
 	b.run(b.worker(worker.Options{Concurrency: n, StopWhenEmpty: true, Tries: 1, Timeout: 10 * time.Second}))
 	if len(b.failedRecords()) != 0 || b.events.count(worker.EventProcessed) != n {
 		t.Fatalf("%d jobs processed together, want %d", b.events.count(worker.EventProcessed), n)
+	}
+}
+
+// Two fetches may be outstanding while jobs run (see maxFetches); together they must never start
+// more than Concurrency jobs.
+func TestConcurrencyIsNeverExceeded(t *testing.T) {
+	b := setup(t)
+	const n, jobsTotal = 3, 150
+	var running, most atomic.Int32
+	b.handlers.Register("Short", func(context.Context, *jobs.Job) error {
+		now := running.Add(1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+		running.Add(-1)
+		return nil
+	})
+	for i := 0; i < jobsTotal; i++ {
+		b.push("default", "Short", i)
+	}
+	b.run(b.worker(worker.Options{Concurrency: n, StopWhenEmpty: true, Tries: 1, Timeout: 10 * time.Second}))
+	if got := b.events.count(worker.EventProcessed); got != jobsTotal {
+		t.Fatalf("%d jobs processed, want %d", got, jobsTotal)
+	}
+	if m := most.Load(); m > n || m < 2 {
+		t.Fatalf("at most %d jobs ran at once with Concurrency %d; want 2..%d", m, n, n)
 	}
 }
 
