@@ -1,11 +1,12 @@
 package beanstalkqueue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	beanstalk "github.com/beanstalkd/go-beanstalk"
@@ -182,11 +183,11 @@ func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int, block
 }
 
 // DeleteN deletes reserved jobs with one pipelined round trip per connection holding them (Delete
-// costs one per job), the connections in parallel. A job whose reservation already ended is
-// skipped, as the contract asks. When a connection fails midway its jobs were not deleted; they
-// come back when the server notices, and the error says so.
+// costs one per job): the deletes go out on every connection first, then the replies are read, so
+// the connections' round trips overlap without a goroutine each. A job whose reservation already
+// ended is skipped, as the contract asks. When a connection fails midway its jobs were not
+// deleted; they come back when the server notices, and the error says so.
 func (q *Queue) DeleteN(ctx context.Context, jobs []*connectors.Reserved) error {
-	type holder struct{ server, conn uint64 }
 	groups := make(map[holder][]uint64) // reservation numbers, by the connection holding them
 	var errs []error
 	for _, job := range jobs {
@@ -204,70 +205,83 @@ func (q *Queue) DeleteN(ctx context.Context, jobs []*connectors.Reserved) error 
 		h := holder{rc.server, rc.conn}
 		groups[h] = append(groups[h], rc.gen)
 	}
+	// Connections are locked in one order, so two DeleteN never wait for each other in a cycle.
+	holders := make([]holder, 0, len(groups))
+	for h := range groups {
+		holders = append(holders, h)
+	}
+	slices.SortFunc(holders, func(a, b holder) int {
+		return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.conn, b.conn))
+	})
 
-	if len(groups) == 1 {
-		for h, gens := range groups {
-			errs = append(errs, q.deleteOn(ctx, q.servers[h.server], h.conn, gens))
+	sent := make([]deletion, 0, len(holders))
+	for _, h := range holders {
+		d := deletion{s: q.servers[h.server]}
+		c, ok := d.s.lookup(h.conn)
+		if !ok {
+			continue // the connection closed and the server handed its jobs back: nothing to delete
 		}
-		return errors.Join(errs...)
+		d.c = c
+		c.mu.Lock()
+		var p pipeline
+		for _, gen := range groups[h] {
+			if res, ok := c.held[gen]; ok {
+				p.delete(res.job)
+				d.gens = append(d.gens, gen)
+			}
+		}
+		if len(d.gens) == 0 {
+			c.mu.Unlock()
+			continue
+		}
+		if err := c.do(ctx, "delete", func() error { return c.send(&p) }); err != nil {
+			errs = append(errs, d.end(err))
+			continue
+		}
+		sent = append(sent, d)
 	}
-	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
-	)
-	for h, gens := range groups {
-		wg.Go(func() {
-			err := q.deleteOn(ctx, q.servers[h.server], h.conn, gens)
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
+	for _, d := range sent {
+		err := d.c.do(ctx, "delete", func() error {
+			for range d.gens {
+				if _, err := d.c.readDeleted(); err != nil { // NOT_FOUND: the TTR ran out; skipped
+					return err
+				}
+			}
+			return nil
 		})
+		if err != nil && !d.c.broken.Load() {
+			// do refused to start (ctx ended): the replies are still on their way, so the
+			// connection is out of step and must go.
+			d.s.discard(d.c, false)
+		}
+		errs = append(errs, d.end(err))
 	}
-	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// deleteOn deletes the reservations gens of connection id of server s in one pipelined write,
-// and gives the connection back to the pool once it holds no reservation.
-func (q *Queue) deleteOn(ctx context.Context, s *server, id uint64, gens []uint64) error {
-	c, ok := s.lookup(id)
-	if !ok {
-		return nil // the connection closed and the server handed its jobs back: nothing to delete
+// holder names a connection: its server's index and its id.
+type holder struct{ server, conn uint64 }
+
+// deletion is DeleteN's work on one connection, whose lock it holds from sending to end.
+type deletion struct {
+	s    *server
+	c    *conn
+	gens []uint64 // the reservations being deleted
+}
+
+// end forgets the reservations, unlocks the connection and gives it back to the pool once it
+// holds no reservation (a failed one was discarded by conn.do).
+func (d deletion) end(err error) error {
+	for _, gen := range d.gens {
+		delete(d.c.held, gen)
 	}
-	c.mu.Lock()
-	var p pipeline
-	var deleting []uint64
-	for _, gen := range gens {
-		if res, ok := c.held[gen]; ok {
-			p.delete(res.job)
-			deleting = append(deleting, gen)
-		}
-	}
-	if len(deleting) == 0 {
-		c.mu.Unlock()
-		return nil
-	}
-	err := c.do(ctx, "delete", func() error {
-		if err := c.send(&p); err != nil {
-			return err
-		}
-		for range deleting {
-			if _, err := c.readDeleted(); err != nil { // NOT_FOUND: the TTR ran out; skipped
-				return err
-			}
-		}
-		return nil
-	})
-	for _, gen := range deleting {
-		delete(c.held, gen)
-	}
-	idle := len(c.held) == 0
-	c.mu.Unlock()
+	idle := len(d.c.held) == 0
+	d.c.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("delete %d job(s): %w (they return to their tubes when beanstalkd notices the closed connection)", len(deleting), err)
+		return fmt.Errorf("delete %d job(s): %w (they return to their tubes when beanstalkd notices the closed connection)", len(d.gens), err)
 	}
 	if idle {
-		s.release(c)
+		d.s.release(d.c)
 	}
 	return nil
 }
