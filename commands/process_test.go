@@ -160,11 +160,13 @@ func TestHandlerIgnoringTimeoutExitsNonZeroAndReleasesTheJob(t *testing.T) {
 func TestLongJobWithExtendedLeaseRunsOnceAcrossTwoWorkers(t *testing.T) {
 	e := newEnv(t, strings.Replace(sqliteConfig, "retry_after = 60", "retry_after = 2", 1))
 	e.ok("push", "Sleep", "5000")
-	a := e.start("work", "--stop-when-empty", "--sleep=0.1")
-	b := e.start("work", "--stop-when-empty", "--sleep=0.1")
+	// --tries=3: with the default of 1, a second worker taking a lapsed job would fail it
+	// unrun (attempt 2 of 1), and this test could not see the job run twice.
+	a := e.start("work", "--stop-when-empty", "--sleep=0.1", "--tries=3")
+	b := e.start("work", "--stop-when-empty", "--sleep=0.1", "--tries=3")
 	waitFor(t, 20*time.Second, "the job to start", e.started)
 	// Keep a worker polling for the whole run: with the lease not extended it would take the job.
-	c := e.start("work", "--max-time=7", "--sleep=0.1")
+	c := e.start("work", "--max-time=7", "--sleep=0.1", "--tries=3")
 	for _, p := range []*proc{a, b} {
 		if code := p.exitWithin(20 * time.Second); code != 0 {
 			t.Fatalf("worker exit %d\n%s%s", code, p.stdout, p.stderr)
