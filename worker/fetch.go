@@ -1,0 +1,132 @@
+package worker
+
+import "github.com/qctl/qctl/connectors"
+
+// This file is how the loop gets jobs: it claims free slots and hands them to a fetcher, which
+// pops in strict queue priority and starts the jobs it got on the slot goroutines.
+
+// maxFetches is how many fetches may be outstanding at once. While one waits on the network, the
+// slots that finished jobs free are filled by the next, so a busy worker is not held to one round
+// trip at a time; two already hide most of that wait, and more would only split the free slots
+// into smaller batches.
+const maxFetches = 2
+
+// fetchResult is what a fetch hands back: how many slots it had claimed and how many jobs it
+// started in them.
+type fetchResult struct {
+	claimed, started int
+	paused           bool // the worker was paused before the fetch could pop
+	err              error
+}
+
+// startFetch claims n free slots for a fetcher to fill. The fetcher pops under the read side of
+// the pause lock, so once Pause has returned (and said so) no job starts until Resume, and starts
+// the jobs there too, each announced to Watch first. Jobs reserved before an error still run,
+// since leaving them reserved would delay them a lease.
+func (l *loop) startFetch(n int) {
+	l.claimed += n
+	l.fetches++
+	l.fetched = true
+	l.fetchReq <- n
+}
+
+// fetcher serves startFetch's requests for the whole Run (maxFetches of them run), so a fetch
+// costs a channel send rather than a new goroutine growing its stack through the connector.
+func (l *loop) fetcher() {
+	w := l.w
+	for n := range l.fetchReq {
+		w.mu.RLock()
+		if w.paused {
+			w.mu.RUnlock()
+			l.fetchDone <- fetchResult{claimed: n, paused: true}
+			continue
+		}
+		got, err := l.fetch(n)
+		for _, r := range got {
+			w.watch(r, false)
+			l.starts <- r
+		}
+		w.mu.RUnlock()
+		l.fetchDone <- fetchResult{claimed: n, started: len(got), err: err}
+	}
+}
+
+// takeFetch books a finished fetch: its jobs become in flight and its unused slots free again.
+// One of its jobs may have been taken back already (results and fetchDone are read in either
+// order); inflight then briefly undercounts, but claimed covered the job until now, so no more
+// than Concurrency jobs ever run.
+func (l *loop) takeFetch(f fetchResult) {
+	l.fetches--
+	l.claimed -= f.claimed
+	l.inflight += f.started
+	if f.err != nil {
+		l.fetchErr = f.err
+		return
+	}
+	l.errorDelay = 0
+	if f.started == 0 && !f.paused {
+		l.empty = true
+	}
+}
+
+// fetch reserves up to n jobs, taking from each queue in priority order before the next.
+func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
+	var got []*connectors.Reserved
+	for _, q := range l.w.opts.Queues {
+		for len(got) < n {
+			rs, err := l.popMany(q, n-len(got))
+			got = append(got, rs...)
+			if err != nil {
+				return got, err
+			}
+			if len(rs) == 0 {
+				break // q is empty: on to the next queue
+			}
+		}
+		if len(got) == n {
+			break
+		}
+	}
+	return got, nil
+}
+
+// popMany reserves up to n jobs of queue in one round trip when the backend can, else with n
+// pops at once, so a backend without batch pop (beanstalkd) still fills free slots in parallel.
+// Jobs reserved before an error are returned with it.
+func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
+	if batch, ok := l.w.queue.(connectors.BatchPopper); ok && n > 1 {
+		return batch.PopN(l.fetchCtx, queue, n)
+	}
+	if n == 1 {
+		r, err := l.w.queue.Pop(l.fetchCtx, queue)
+		if r == nil {
+			return nil, err
+		}
+		return []*connectors.Reserved{r}, err
+	}
+	type popped struct {
+		r   *connectors.Reserved
+		err error
+	}
+	out := make(chan popped, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r, err := l.w.queue.Pop(l.fetchCtx, queue)
+			out <- popped{r, err}
+		}()
+	}
+	var (
+		got      []*connectors.Reserved
+		firstErr error
+	)
+	for i := 0; i < n; i++ {
+		p := <-out
+		if p.r != nil {
+			got = append(got, p.r)
+		}
+		if p.err != nil && firstErr == nil {
+			firstErr = p.err
+		}
+	}
+	return got, firstErr
+}
