@@ -17,7 +17,7 @@ func openServerQueue(ctx context.Context, conn config.Connection) (connectors.Qu
 		return redisqueue.Open(ctx, redisqueue.Options{
 			Addr: conn.Addr, Addrs: conn.Addrs, Mode: conn.Mode, MasterName: conn.MasterName,
 			Username: conn.Username, Password: conn.Password, DB: conn.DB, TLS: conn.TLS,
-			Prefix: conn.Prefix, CachePrefix: conn.CachePrefix, Format: conn.Format,
+			Prefix: conn.Prefix, CachePrefix: conn.CachePrefix, CacheDB: conn.CacheDB, Format: conn.Format,
 			RetryAfter: conn.RetryAfter, BlockFor: conn.BlockFor,
 		})
 	case config.DriverBeanstalkd:

@@ -88,6 +88,7 @@ type Connection struct {
 	TLS         bool   // connect with TLS
 	Prefix      string // prefix of queue keys, as Laravel's client prefix (e.g. "laravel_database_")
 	CachePrefix string // prefix of the restart-signal cache key
+	CacheDB     *int   // database of the restart-signal cache key; nil = DB
 
 	// Beanstalkd driver.
 	Priority   uint32 // priority of pushed jobs (lower is more urgent); default 1024

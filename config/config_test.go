@@ -126,7 +126,7 @@ func TestGoodFixtures(t *testing.T) {
 				Name: "cache", Driver: DriverRedis, Queue: "high", RetryAfter: 120 * time.Second, BlockFor: 2 * time.Second,
 				Format: FormatThink, Addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}, Mode: ModeSentinel,
 				MasterName: "mymaster", Username: "app", Password: "secret", DB: 2, TLS: true, Prefix: "app_",
-				CachePrefix: "app_cache_",
+				CachePrefix: "app_cache_", CacheDB: ptr(1),
 			})
 			equal(t, "tube", must(t, c, "tube"), Connection{
 				Name: "tube", Driver: DriverBeanstalkd, Queue: "default", RetryAfter: 90 * time.Second,
@@ -385,3 +385,5 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -63,6 +63,7 @@ var connectionKeys = map[string][]string{
 	"tls":          {DriverRedis},
 	"prefix":       {DriverRedis},
 	"cache_prefix": {DriverRedis},
+	"cache_db":     {DriverRedis},
 
 	"priority":    {DriverBeanstalkd},
 	"bury_failed": {DriverBeanstalkd},
@@ -166,6 +167,9 @@ func (d *decoder) connection(name string, tbl map[string]any) Connection {
 			c.Prefix = d.str(path, v)
 		case "cache_prefix":
 			c.CachePrefix = d.str(path, v)
+		case "cache_db":
+			n := int(d.integer(path, v, 0, math.MaxInt32))
+			c.CacheDB = &n
 		case "priority":
 			c.Priority = uint32(d.integer(path, v, 0, math.MaxUint32))
 		case "bury_failed":

@@ -146,6 +146,9 @@ func (d *decoder) validateConnection(base []string, c Connection) {
 		if c.Mode == ModeCluster && c.DB != 0 {
 			d.fail(at("db"), "must be 0 in cluster mode (Redis Cluster has only database 0)")
 		}
+		if c.Mode == ModeCluster && c.CacheDB != nil && *c.CacheDB != 0 {
+			d.fail(at("cache_db"), "must be 0 in cluster mode (Redis Cluster has only database 0)")
+		}
 		d.addresses(base, c)
 	case DriverBeanstalkd:
 		d.addresses(base, c)

@@ -44,7 +44,8 @@ type backend struct {
 	prefix      string // Redis client prefix (Laravel's database.redis.options.prefix)
 	cachePrefix string // Laravel's cache.prefix; qctl's cache_prefix
 	rdb         *redis.Client
-	db          *sql.DB // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
+	cacheRDB    *redis.Client // Laravel's cache connection: database 1, its default REDIS_CACHE_DB
+	db          *sql.DB       // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
 }
 
 func randomSuffix(t testing.TB) string {
@@ -76,7 +77,7 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		b.prefix = "interop_" + id + "_database_"
 		b.cachePrefix = "interop_" + id + "_cache"
 		cachePrefix := b.cachePrefix
-		b.toml = fmt.Sprintf("[connections.redis]\ndriver = \"redis\"\naddr = %q\nprefix = %q\ncache_prefix = %q\nretry_after = 90\nblock_for = 1\n\n%s",
+		b.toml = fmt.Sprintf("[connections.redis]\ndriver = \"redis\"\naddr = %q\nprefix = %q\ncache_prefix = %q\ncache_db = 1\nretry_after = 90\nblock_for = 1\n\n%s",
 			redisAddr, b.prefix, cachePrefix, sqliteFailed)
 		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=redis", "QCTL_PHP_DRIVER=redis",
 			"QCTL_PHP_REDIS_HOST=127.0.0.1", "QCTL_PHP_REDIS_PORT=6379",
@@ -84,6 +85,8 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		b.phpEnv = append(b.phpEnv, sqliteEnv...)
 		b.rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
 		t.Cleanup(func() { deleteKeys(t, b.rdb, b.prefix+"*"); b.rdb.Close() })
+		b.cacheRDB = redis.NewClient(&redis.Options{Addr: redisAddr, DB: 1})
+		t.Cleanup(func() { deleteKeys(t, b.cacheRDB, b.prefix+"*"); b.cacheRDB.Close() })
 		b.db = openSQLite(t, sqlitePath)
 
 	case kindSQLite:

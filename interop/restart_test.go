@@ -32,7 +32,7 @@ func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 		t.Fatalf("Laravel's worker exited %d after qctl restart, want 0: %s", r.code, r)
 	}
 	key := e.b.prefix + e.b.cachePrefix + ":illuminate:queue:restart"
-	v, err := e.b.rdb.Get(context.Background(), key).Result()
+	v, err := e.b.cacheRDB.Get(context.Background(), key).Result()
 	if _, perr := strconv.ParseInt(v, 10, 64); err != nil || perr != nil {
 		t.Errorf("restart key %s holds %q (%v), want a number as Laravel's cache stores one", key, v, err)
 	}

@@ -41,6 +41,10 @@ type Options struct {
 	// CachePrefix is the cache store's prefix of the restart key: Laravel's cache.prefix (a colon
 	// is added after it, as Laravel's RedisStore does) or ThinkPHP's cache prefix (used as is).
 	CachePrefix string
+	// CacheDB is the database of the cache store that holds the restart key; nil means DB.
+	// Laravel's default app keeps its Redis cache in database 1 (REDIS_CACHE_DB), apart from
+	// the queue's.
+	CacheDB *int
 	// Format is FormatLaravel (default) or FormatThink.
 	Format string
 	// RetryAfter is the lease of a popped job. 0 means leases never end (Laravel's retry_after
@@ -60,7 +64,8 @@ const migrateLimit = 1000
 // after Open except the key cache, which is a sync.Map.
 type Queue struct {
 	rdb        redis.UniversalClient
-	addr       string // for error messages
+	cache      redis.UniversalClient // holds the restart key: rdb, or a client of Options.CacheDB
+	addr       string                // for error messages
 	think      bool
 	cluster    bool
 	prefix     string
@@ -114,6 +119,19 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	if q.now == nil {
 		q.now = time.Now
+	}
+	q.cache = rdb
+	if o.CacheDB != nil && *o.CacheDB != o.DB {
+		if cluster {
+			rdb.Close()
+			return nil, fmt.Errorf("redisqueue: Redis Cluster has only database 0, got cache_db %d", *o.CacheDB)
+		}
+		cacheOpts := o
+		cacheOpts.DB = *o.CacheDB
+		if q.cache, err = newClient(&cacheOpts, o.mode()); err != nil {
+			rdb.Close()
+			return nil, err
+		}
 	}
 	if cluster { // a prefix that breaks every queue's hash tag is refused now, not at first use
 		if _, err := q.keysFor("default"); err != nil {
@@ -281,6 +299,11 @@ func (q *Queue) Clear(ctx context.Context, queue string) (int64, error) {
 
 // Close closes the connection pool. It is safe to call twice.
 func (q *Queue) Close() error {
-	q.closeOnce.Do(func() { q.closeErr = q.rdb.Close() })
+	q.closeOnce.Do(func() {
+		q.closeErr = q.rdb.Close()
+		if q.cache != q.rdb {
+			q.closeErr = errors.Join(q.closeErr, q.cache.Close())
+		}
+	})
 	return q.closeErr
 }

@@ -10,7 +10,7 @@ import (
 // RestartSignal returns the value under the restart key (Laravel's cache key
 // "illuminate:queue:restart", think-queue's "think:queue:restart"), or "" when none was stored.
 func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
-	v, err := q.rdb.Get(ctx, q.restartKey).Result()
+	v, err := q.cache.Get(ctx, q.restartKey).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
@@ -21,5 +21,5 @@ func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
 // Laravel's Cache::forever stores a numeric value, so `php artisan queue:restart` and
 // `qctl restart` stop each other's workers.
 func (q *Queue) BroadcastRestart(ctx context.Context, value string) error {
-	return q.wrap("store restart signal", q.restartKey, q.rdb.Set(ctx, q.restartKey, value, 0).Err())
+	return q.wrap("store restart signal", q.restartKey, q.cache.Set(ctx, q.restartKey, value, 0).Err())
 }

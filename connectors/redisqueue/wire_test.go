@@ -373,6 +373,32 @@ func TestWireRestartKey(t *testing.T) {
 	}
 }
 
+// A Laravel app's default cache connection is Redis database 1 (REDIS_CACHE_DB), apart from the
+// queue's database 0: with CacheDB the restart key lives there, and only there.
+func TestWireRestartKeyInTheCacheDatabase(t *testing.T) {
+	cacheDB := 1
+	w := setupWire(t, Options{CachePrefix: "laravel_cache", CacheDB: &cacheDB})
+	cache := redis.NewClient(&redis.Options{Addr: sharedAddr, DB: cacheDB})
+	t.Cleanup(func() { cache.Close() })
+	key := w.prefix + "laravel_cache:illuminate:queue:restart"
+	t.Cleanup(func() { cache.Del(context.Background(), key) })
+
+	if err := w.q.BroadcastRestart(w.ctx, "1700000001"); err != nil {
+		t.Fatal(err)
+	}
+	if v := cache.Get(w.ctx, key).Val(); v != "1700000001" {
+		t.Fatalf("%s in database %d = %q, want 1700000001", key, cacheDB, v)
+	}
+	if n := w.raw.Exists(w.ctx, key).Val(); n != 0 {
+		t.Fatalf("%s was also written to the queue's database", key)
+	}
+	// What `php artisan queue:restart` writes there is what the worker reads.
+	cache.Set(w.ctx, key, "1700000002", 0)
+	if v, err := w.q.RestartSignal(w.ctx); v != "1700000002" || err != nil {
+		t.Fatalf("RestartSignal = %q, %v; want the cache database's value", v, err)
+	}
+}
+
 func TestWireWaitTimesOutAndCapsAtBlockFor(t *testing.T) {
 	w := setupWire(t, Options{BlockFor: 200 * time.Millisecond})
 	start := time.Now()

@@ -123,9 +123,9 @@ function interop_app(): InteropApp
     $app->bind('db.connection', fn ($app) => $app['db']->connection());
     $app->bind('db.schema', fn ($app) => $app['db']->connection()->getSchemaBuilder());
 
-    // config/database.php 'redis': phpredis with a client prefix on every key. The 'cache'
-    // connection uses the queue's database: a Laravel app's default puts it on database 1
-    // (REDIS_CACHE_DB), where qctl would not see `queue:restart`'s key.
+    // config/database.php 'redis': phpredis with a client prefix on every key, the queue on
+    // database 0 and the 'cache' connection on database 1, a Laravel app's defaults (REDIS_DB,
+    // REDIS_CACHE_DB); qctl reads the restart key there through cache_db.
     $redisConfig = [
         'host' => env_or('REDIS_HOST', '127.0.0.1'),
         'port' => (int) env_or('REDIS_PORT', 6379),
@@ -134,7 +134,7 @@ function interop_app(): InteropApp
     $app->instance('redis', new RedisManager($app, 'phpredis', [
         'options' => ['prefix' => env_or('REDIS_PREFIX', '')],
         'default' => $redisConfig,
-        'cache' => $redisConfig,
+        'cache' => ['database' => (int) env_or('REDIS_CACHE_DB', 1)] + $redisConfig,
     ]));
 
     // config/cache.php: the redis store on the "cache" connection; RedisStore adds ':' to the prefix.
