@@ -40,7 +40,7 @@ func testHandlers() *jobs.Registry {
 			return err
 		}
 		defer f.Close()
-		_, err = fmt.Fprintf(f, "%s %d %s\n", j.Payload.UUID, j.Attempts, j.Queue)
+		_, err = fmt.Fprintf(f, "%s %d %s\n", j.Payload.UUID, j.Attempts(), j.Queue)
 		return err
 	})
 	reg.Register("Fail", func(context.Context, *jobs.Job) error { return errors.New("the mail server refused") })
@@ -91,7 +91,7 @@ func reg2Record(j *jobs.Job) error {
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "%s %d %s\n", j.Payload.UUID, j.Attempts, j.Queue)
+	_, err = fmt.Fprintf(f, "%s %d %s\n", j.Payload.UUID, j.Attempts(), j.Queue)
 	return err
 }
 

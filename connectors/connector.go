@@ -46,6 +46,7 @@ type Reserved struct {
 	// ID is the backend's job id (row id, Redis payload id, beanstalkd job id).
 	ID string
 	// Attempts counts reservations of this job including this one, so it is 1 on the first run.
+	// 0 means the backend has not counted them yet: it implements AttemptCounter, which does.
 	Attempts int
 	// Payload is the job envelope as the handler should see it and as the failed store keeps it.
 	Payload []byte
@@ -70,6 +71,21 @@ type BatchPopper interface {
 	// PopN reserves up to n available jobs of queue, oldest first; it returns an empty slice when
 	// none is available.
 	PopN(ctx context.Context, queue string, n int) ([]*Reserved, error)
+}
+
+// AttemptCounter is implemented by a backend whose attempt count costs a round trip of its own
+// (beanstalkd's stats-job) and that may pop with Attempts left 0, so the worker asks only when it
+// needs the number: before running a job whose tries are limited, after a failure, or when the
+// handler asks.
+type AttemptCounter interface {
+	// CountAttemptsAtPop chooses whether Pop and PopN count attempts (true, the default) or
+	// leave Attempts 0 for CountAttempts (false). A worker whose jobs all need the count (its
+	// tries are limited) keeps it on: counting in the pop's pipeline costs less than a round
+	// trip per job.
+	CountAttemptsAtPop(on bool)
+	// CountAttempts returns job's attempts, counting this reservation. It returns an error
+	// wrapping ErrLeaseLost when the reservation is gone.
+	CountAttempts(ctx context.Context, job *Reserved) (int, error)
 }
 
 // BatchDeleter deletes several finished jobs in one round trip.

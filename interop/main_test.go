@@ -94,7 +94,7 @@ func bindAndRecord(name string, newValue func() any) jobs.Handler {
 		if err != nil {
 			return err
 		}
-		line, err := json.Marshal(goRecord{Handler: name, Job: j.Payload.Job, UUID: j.Payload.UUID, Queue: j.Queue, Attempts: j.Attempts, Data: data})
+		line, err := json.Marshal(goRecord{Handler: name, Job: j.Payload.Job, UUID: j.Payload.UUID, Queue: j.Queue, Attempts: j.Attempts(), Data: data})
 		if err != nil {
 			return err
 		}

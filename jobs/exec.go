@@ -205,7 +205,7 @@ func jobEnv(job *Job) []string {
 		"QCTL_JOB_NAME=" + name,
 		"QCTL_JOB_QUEUE=" + job.Queue,
 		"QCTL_JOB_CONNECTION=" + job.Connection,
-		"QCTL_JOB_ATTEMPTS=" + strconv.Itoa(job.Attempts),
+		"QCTL_JOB_ATTEMPTS=" + strconv.Itoa(job.Attempts()),
 		"QCTL_JOB_UUID=" + id,
 	}
 }

@@ -22,7 +22,9 @@ func shJob(t *testing.T) *Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Job{ID: "7", Queue: "emails", Connection: "redis", Attempts: 2, Payload: p, Raw: raw}
+	j := &Job{ID: "7", Queue: "emails", Connection: "redis", Payload: p, Raw: raw}
+	j.SetAttempts(2, nil)
+	return j
 }
 
 // syncBuffer is a bytes.Buffer that exec's output goroutines and the test may share.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Job is what a handler receives: one reserved run of a payload. The worker builds it from what the
@@ -14,9 +15,35 @@ type Job struct {
 	ID         string   // backend id of this reservation
 	Queue      string   // queue the job was popped from
 	Connection string   // connection name from queue.toml
-	Attempts   int      // this run's attempt number, 1-based
 	Payload    *Payload // the decoded envelope
 	Raw        []byte   // the payload bytes exactly as popped
+
+	mu       sync.Mutex
+	attempts int                 // 0 until known
+	count    func() (int, error) // asks the backend for attempts; nil when it cannot
+}
+
+// SetAttempts records this run's attempt number, or, with n = 0, how to ask the backend for it on
+// first use (see Attempts). The worker calls it before the handler runs.
+func (j *Job) SetAttempts(n int, count func() (int, error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.attempts, j.count = n, count
+}
+
+// Attempts returns this run's attempt number, 1-based, like Laravel's $job->attempts(). On
+// beanstalkd counting costs a round trip of its own (stats-job), so when nothing needed the number
+// before the handler ran (tries are unlimited) the first call asks the server, and a handler that
+// never calls it never pays for it. It returns 0 only if the server could not be asked.
+func (j *Job) Attempts() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.attempts == 0 && j.count != nil {
+		if n, err := j.count(); err == nil {
+			j.attempts = n
+		}
+	}
+	return j.attempts
 }
 
 // Data returns the JSON a handler works with. For a string job that is the payload's data as

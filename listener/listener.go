@@ -362,6 +362,9 @@ func (l *Listener) recover(r *connectors.Reserved, why string) string {
 		if err := l.queue.Release(ctx, r, delay); err != nil {
 			return fmt.Sprintf("job %s could not be released (%v); it returns when its lease ends", r.ID, err)
 		}
+		if r.Attempts == 0 { // not counted: the backend counts on demand (beanstalkd, unlimited tries)
+			return fmt.Sprintf("job %s released (retry in %s)", r.ID, delay)
+		}
 		return fmt.Sprintf("job %s released (attempt %d, retry in %s)", r.ID, r.Attempts, delay)
 	}
 	exception := fmt.Sprintf("listen: the worker running this job was killed: %s", why)

@@ -55,8 +55,20 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	if p.MaxTries != nil {
 		maxTries = *p.MaxTries
 	}
-	if maxTries > 0 && r.Attempts > maxTries {
-		return w.fail(r, ev, start, fmt.Errorf("%s: %w (%d attempts, %d allowed)", ev.Job, ErrMaxAttempts, r.Attempts, maxTries))
+	// A backend that counts attempts on demand (beanstalkd) is asked only when tries are
+	// limited; otherwise the handler's Job.Attempts or a failure asks, if anything does.
+	attempts := r.Attempts
+	counter, _ := w.queue.(connectors.AttemptCounter)
+	if attempts == 0 && counter != nil && maxTries > 0 {
+		if attempts, err = w.countAttempts(counter, r); err != nil {
+			w.report(Event{Type: EventError, Job: ev.Job, ID: r.ID, Queue: r.Queue,
+				Error: "counting the job's attempts (it stays reserved until its lease ends): " + err.Error()})
+			return result{job: r, outcome: outcomeKept, err: err}
+		}
+		ev.Attempts = attempts
+	}
+	if maxTries > 0 && attempts > maxTries {
+		return w.fail(r, ev, start, fmt.Errorf("%s: %w (%d attempts, %d allowed)", ev.Job, ErrMaxAttempts, attempts, maxTries))
 	}
 	if p.RetryUntil != nil && start.Unix() > *p.RetryUntil {
 		return w.fail(r, ev, start, fmt.Errorf("%s: %w (retry deadline %s passed)", ev.Job, ErrMaxAttempts, time.Unix(*p.RetryUntil, 0).UTC().Format(time.RFC3339)))
@@ -70,7 +82,12 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	if p.Timeout != nil && *p.Timeout > 0 {
 		timeout = time.Duration(*p.Timeout) * time.Second
 	}
-	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Attempts: r.Attempts, Payload: p, Raw: r.Payload}
+	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
+	var count func() (int, error)
+	if attempts == 0 && counter != nil {
+		count = func() (int, error) { return w.countAttempts(counter, r) }
+	}
+	job.SetAttempts(attempts, count)
 	err, abandoned := w.runHandler(ctx, handler, job, r, timeout)
 	timedOut := errors.Is(err, context.DeadlineExceeded)
 
@@ -96,13 +113,21 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	if timedOut {
 		err = fmt.Errorf("%s: %w after %s", ev.Job, ErrTimedOut, timeout)
 	}
-	if (timedOut && p.FailOnTimeout) || (maxTries > 0 && r.Attempts >= maxTries) {
+	ev.Attempts = job.Attempts() // a failure needs the count: backoff is indexed by it
+	if (timedOut && p.FailOnTimeout) || (maxTries > 0 && ev.Attempts >= maxTries) {
 		res := w.fail(r, ev, start, err)
 		res.abandoned = abandoned
 		return res
 	}
 	ev.Error = err.Error()
-	return w.release(r, ev, start, w.backoff(p, r.Attempts), abandoned, err)
+	return w.release(r, ev, start, w.backoff(p, ev.Attempts), abandoned, err)
+}
+
+// countAttempts asks a backend that counts attempts on demand for r's.
+func (w *Worker) countAttempts(counter connectors.AttemptCounter, r *connectors.Reserved) (int, error) {
+	ctx, cancel := w.finishContext()
+	defer cancel()
+	return counter.CountAttempts(ctx, r)
 }
 
 // runHandler runs handler under the job's timeout while keeping its lease alive. A handler that

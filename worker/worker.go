@@ -169,6 +169,11 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		}()
 	}
 	defer close(l.starts)
+	if c, ok := w.queue.(connectors.AttemptCounter); ok {
+		// With limited tries every job needs its count before it runs, which the pop's own
+		// pipeline gets cheapest; otherwise nothing may need it at all (see execute).
+		c.CountAttemptsAtPop(w.opts.Tries > 0)
+	}
 	if err := l.readRestart(ctx); err != nil {
 		return "", err
 	}

@@ -234,7 +234,7 @@ func TestControlFlowErrors(t *testing.T) {
 	b := setup(t)
 	var releases, fails atomic.Int32
 	b.handlers.Register("ReleaseOnce", func(_ context.Context, j *jobs.Job) error {
-		if j.Attempts == 1 {
+		if j.Attempts() == 1 {
 			releases.Add(1)
 			return jobs.ReleaseAfter(0)
 		}

@@ -128,16 +128,24 @@ func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int, block
 	}
 
 	// Jobs are reserved: finish even if ctx ends now, since dropping the connection would hand
-	// them back with an attempt counted for a run that never happened.
+	// them back with an attempt counted for a run that never happened. When attempts are not
+	// counted at pop, only the reserves still to send go out, and the jobs stay uncounted.
+	lazy := q.lazy.Load()
 	var (
 		attempts []int
 		held     []reservation
 	)
+	described := func() int {
+		if lazy {
+			return len(ids)
+		}
+		return len(held)
+	}
 	err := c.do(context.WithoutCancel(ctx), "stats-job", func() error {
-		for len(held) < len(ids) || n > 0 {
+		for described() < len(ids) || n > 0 {
 			p.buf = p.buf[:0]
-			asked := len(ids) - len(held)
-			for _, id := range ids[len(held):] {
+			asked := len(ids) - described()
+			for _, id := range ids[described():] {
 				p.statsJob(id)
 			}
 			more := n
@@ -172,12 +180,17 @@ func (q *Queue) reserveN(ctx context.Context, c *conn, tube string, n int, block
 	now := time.Now()
 	jobs := make([]*connectors.Reserved, len(ids))
 	for i, id := range ids {
-		res := held[i]
-		res.job, res.deadline = id, now.Add(res.ttr)
+		var res reservation
+		job := &connectors.Reserved{Queue: tube, ID: strconv.FormatUint(id, 10), Payload: bodies[i]}
+		if !lazy {
+			res = held[i]
+			res.known, res.deadline, job.Attempts = true, now.Add(res.ttr), attempts[i]
+		}
+		res.job = id
 		gen := q.gen.Add(1)
 		c.hold(gen, res)
-		rc := receipt{instance: q.instance, server: uint64(c.srv.index), conn: c.id, gen: gen}
-		jobs[i] = &connectors.Reserved{Queue: tube, ID: strconv.FormatUint(id, 10), Attempts: attempts[i], Payload: bodies[i], Receipt: rc.String()}
+		job.Receipt = receipt{instance: q.instance, server: uint64(c.srv.index), conn: c.id, gen: gen}.String()
+		jobs[i] = job
 	}
 	return jobs, nil
 }

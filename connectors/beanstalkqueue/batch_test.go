@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,49 @@ func TestPushBulkKeepsOrderTubeAndReportsRefusals(t *testing.T) {
 	}
 	if len(got) != 599 || got[0] != "job0" || got[299] != "job299" || got[300] != "job301" || got[598] != "job599" {
 		t.Fatalf("popped %d jobs (%v ... ); want job0..job599 in order without job300", len(got), got[:min(3, len(got))])
+	}
+}
+
+// A lazily counted job was never described: release and bury must still restate its own
+// priority, and its attempts are counted when asked, then remembered.
+func TestLazyAttemptsReleaseAndBuryKeepThePriority(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startServer(t, freeAddr(t))
+	q := openShared(t, Options{Addr: srv.addr})
+	q.CountAttemptsAtPop(false)
+	raw := rawConn(t, srv.addr)
+	tube := tubeName(t, "lazy")
+	id := mustPush(t, q, tube, "lazy", 0, 7)
+	n, _ := strconv.ParseUint(id, 10, 64)
+
+	r := mustPopN(t, q, tube, 5)[0]
+	if r.Attempts != 0 {
+		t.Fatalf("pop without counting: Attempts = %d, want 0 (not counted)", r.Attempts)
+	}
+	st, _ := raw.Stats()
+	statsJobs := st["cmd-stats-job"]
+	if err := q.Release(ctx, r, 0); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if js, err := raw.StatsJob(n); err != nil || js["pri"] != "7" || js["state"] != "ready" {
+		t.Fatalf("after Release the job is %v, %v; want ready with its priority 7", js, err)
+	}
+	if st, _ := raw.Stats(); st["cmd-stats-job"] == statsJobs {
+		t.Fatal("Release of an undescribed job sent no stats-job, so it could not know the priority")
+	}
+
+	r = mustPop(t, q, tube)
+	if a, err := q.CountAttempts(ctx, r); err != nil || a != 2 {
+		t.Fatalf("CountAttempts after one release = %d, %v; want 2", a, err)
+	}
+	if err := q.Bury(ctx, r); err != nil {
+		t.Fatalf("Bury: %v", err)
+	}
+	if js, err := raw.StatsJob(n); err != nil || js["pri"] != "7" || js["state"] != "buried" {
+		t.Fatalf("after Bury the job is %v, %v; want buried with its priority 7", js, err)
+	}
+	if _, err := q.CountAttempts(ctx, r); !errors.Is(err, connectors.ErrLeaseLost) {
+		t.Fatalf("CountAttempts after Bury = %v, want ErrLeaseLost", err)
 	}
 }

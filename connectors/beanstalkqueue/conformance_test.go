@@ -2,6 +2,7 @@ package beanstalkqueue
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -39,6 +40,46 @@ func TestConformance(t *testing.T) {
 		RealTime: true, // beanstalkd keeps delays and TTRs on its own clock
 		Open: func(t *testing.T, _ *connectortest.Clock, retryAfter time.Duration) connectors.Queue {
 			return openShared(t, Options{RetryAfter: retryAfter})
+		},
+	})
+}
+
+// countingQueue is a Queue that does not count at pop but counts right after each pop,
+// through CountAttempts: the conformance suite, which checks Attempts, then runs every path of a
+// lazily counted reservation (release and bury restating the priority, touch, TTR expiry).
+type countingQueue struct {
+	*Queue
+}
+
+func (q countingQueue) Pop(ctx context.Context, tube string) (*connectors.Reserved, error) {
+	jobs, err := q.PopN(ctx, tube, 1)
+	if len(jobs) == 0 {
+		return nil, err
+	}
+	return jobs[0], err
+}
+
+func (q countingQueue) PopN(ctx context.Context, tube string, n int) ([]*connectors.Reserved, error) {
+	jobs, err := q.Queue.PopN(ctx, tube, n)
+	for _, r := range jobs {
+		if r.Attempts != 0 {
+			return nil, fmt.Errorf("a pop told not to count counted attempts (%d)", r.Attempts)
+		}
+		if r.Attempts, err = q.CountAttempts(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return jobs, err
+}
+
+func TestConformanceWithLazyAttempts(t *testing.T) {
+	requireShared(t)
+	connectortest.Run(t, connectortest.Options{
+		RealTime: true,
+		Open: func(t *testing.T, _ *connectortest.Clock, retryAfter time.Duration) connectors.Queue {
+			q := openShared(t, Options{RetryAfter: retryAfter})
+			q.CountAttemptsAtPop(false)
+			return countingQueue{q}
 		},
 	})
 }

@@ -41,6 +41,7 @@ type conn struct {
 // reservation is one job a bound conn holds reserved, filed under a Queue-unique reservation
 // number (the receipt's gen).
 type reservation struct {
+	known    bool // pri, ttr and deadline are known (stats-job was read); see CountAttemptsAtPop
 	job      uint64
 	pri      uint32        // the job's priority, kept on release and bury
 	ttr      time.Duration // the job's own TTR (its producer chose it), restarted by touch
@@ -56,13 +57,14 @@ func (c *conn) hold(gen uint64, res reservation) {
 }
 
 // expiredBefore reports whether c holds reservations and every one of them ended before t: the
-// server has handed all of them back, so the connection can be taken for other work.
+// server has handed all of them back, so the connection can be taken for other work. A
+// reservation whose TTR was never read is never taken to have ended: its holder ends it.
 func (c *conn) expiredBefore(t time.Time) bool {
 	if len(c.held) == 0 {
 		return false
 	}
 	for _, res := range c.held {
-		if !t.After(res.deadline) {
+		if !res.known || !t.After(res.deadline) {
 			return false
 		}
 	}
@@ -78,6 +80,24 @@ func (c *conn) put(tube string, body []byte, pri uint32, delay, ttr time.Duratio
 		c.used = tube
 	}
 	return id, err
+}
+
+// describe reads what a lazily counted reservation lacks (priority, TTR) with stats-job on c
+// (the caller holds c.mu, inside conn.do) and returns the job's attempts.
+func (c *conn) describe(res *reservation) (int, error) {
+	st, err := c.bc.StatsJob(res.job)
+	if err != nil {
+		return 0, err
+	}
+	attempts, stats, err := parseJobStats(st)
+	if err != nil {
+		return 0, err
+	}
+	if !res.known {
+		// Counted from now, the TTR ends no earlier than on the server: safe for reclaiming.
+		res.known, res.pri, res.ttr, res.deadline = true, stats.pri, stats.ttr, time.Now().Add(stats.ttr)
+	}
+	return attempts, nil
 }
 
 // watchTube makes reserve on c look at tube only. It is free when c already watches tube: the

@@ -61,13 +61,18 @@ func (q *Queue) Pop(ctx context.Context, tube string) (*connectors.Reserved, err
 // is gone: its TTR ran out and another worker reserved the job, or its connection was lost. (A
 // job whose TTR ran out but that nobody reserved yet is still deleted: beanstalkd allows that.)
 func (q *Queue) Delete(ctx context.Context, job *connectors.Reserved) error {
-	return q.onReservation(ctx, job, "delete", true, func(c *conn, res reservation) error { return c.bc.Delete(res.job) })
+	return q.onReservation(ctx, job, "delete", true, func(c *conn, res *reservation) error { return c.bc.Delete(res.job) })
 }
 
 // Release ends the reservation and makes the job ready again after delay (whole seconds, rounded
 // up), with the priority it had. The reserves count, and so Attempts, is kept.
 func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay time.Duration) error {
-	return q.onReservation(ctx, job, "release", true, func(c *conn, res reservation) error {
+	return q.onReservation(ctx, job, "release", true, func(c *conn, res *reservation) error {
+		if !res.known {
+			if _, err := c.describe(res); err != nil { // release must restate the priority
+				return err
+			}
+		}
 		return c.bc.Release(res.job, res.pri, wholeSeconds(delay))
 	})
 }
@@ -75,21 +80,58 @@ func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay tim
 // Bury ends the reservation by moving the job to its tube's buried list, where it stays, keeping
 // its priority, until Kick brings it back. It is how `bury_failed` fails a job.
 func (q *Queue) Bury(ctx context.Context, job *connectors.Reserved) error {
-	return q.onReservation(ctx, job, "bury", true, func(c *conn, res reservation) error { return c.bc.Bury(res.job, res.pri) })
+	return q.onReservation(ctx, job, "bury", true, func(c *conn, res *reservation) error {
+		if !res.known {
+			if _, err := c.describe(res); err != nil { // bury must restate the priority
+				return err
+			}
+		}
+		return c.bc.Bury(res.job, res.pri)
+	})
 }
 
 // Extend restarts the job's TTR with `touch`. beanstalkd fixes a job's TTR when it is put, so the
 // reservation runs for that whole TTR from now and lease is ignored; a lease extender calling
 // every lease/2 with lease = retry_after keeps the job as long as it runs.
 func (q *Queue) Extend(ctx context.Context, job *connectors.Reserved, lease time.Duration) error {
-	return q.onReservation(ctx, job, "touch", false, func(c *conn, res reservation) error { return c.bc.Touch(res.job) })
+	return q.onReservation(ctx, job, "touch", false, func(c *conn, res *reservation) error {
+		if err := c.bc.Touch(res.job); err != nil {
+			return err
+		}
+		if res.known {
+			res.deadline = time.Now().Add(res.ttr)
+		}
+		return nil
+	})
+}
+
+// CountAttemptsAtPop(false) makes Pop and PopN skip their stats-job, a third of the commands a
+// job costs the server, and leave Reserved.Attempts 0; CountAttempts then counts on demand, as
+// Laravel's BeanstalkdJob::attempts() does. The worker turns it off when its tries are unlimited:
+// it then asks only on a failure or when a handler calls Job.Attempts, so a job costs two
+// commands, reserve and delete. Release and Bury of an uncounted job read its priority first.
+func (q *Queue) CountAttemptsAtPop(on bool) { q.lazy.Store(!on) }
+
+// CountAttempts reads the attempts (reserves) of a job popped without counting, with stats-job on
+// the connection holding it, which also learns its priority and TTR for later. A job whose count
+// is known already costs nothing.
+func (q *Queue) CountAttempts(ctx context.Context, job *connectors.Reserved) (int, error) {
+	if job != nil && job.Attempts > 0 {
+		return job.Attempts, nil
+	}
+	var attempts int
+	err := q.onReservation(ctx, job, "stats-job", false, func(c *conn, res *reservation) (err error) {
+		attempts, err = c.describe(res)
+		return err
+	})
+	return attempts, err
 }
 
 // onReservation runs cmd on the connection holding job's reservation, the only one beanstalkd
 // accepts it on. ends says cmd ends the reservation (delete, release, bury), which frees the
 // connection for other work once it holds no other; otherwise (touch) the reservation's local
 // deadline moves on.
-func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op string, ends bool, cmd func(c *conn, res reservation) error) error {
+func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op string, ends bool, cmd func(c *conn, res *reservation) error) error {
 	if job == nil {
 		return fmt.Errorf("beanstalkqueue: %s of a nil job", op)
 	}
@@ -114,10 +156,9 @@ func (q *Queue) onReservation(ctx context.Context, job *connectors.Reserved, op 
 		c.mu.Unlock()
 		return lost("the reservation ended (its TTR ran out)")
 	}
-	err = c.do(ctx, op, func() error { return cmd(c, res) })
+	err = c.do(ctx, op, func() error { return cmd(c, &res) })
 	switch {
 	case err == nil && !ends:
-		res.deadline = time.Now().Add(res.ttr)
 		c.held[rc.gen] = res
 		c.mu.Unlock()
 		return nil

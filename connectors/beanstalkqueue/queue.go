@@ -96,6 +96,7 @@ type Queue struct {
 	priority uint32
 	ttr      time.Duration
 	blockFor time.Duration
+	lazy     atomic.Bool // see CountAttemptsAtPop
 
 	gen       atomic.Uint64 // numbers reservations, so a stale receipt never matches a new one
 	closeOnce sync.Once
@@ -105,13 +106,14 @@ type Queue struct {
 }
 
 var (
-	_ connectors.Queue         = (*Queue)(nil)
-	_ connectors.LeaseExtender = (*Queue)(nil)
-	_ connectors.Waiter        = (*Queue)(nil)
-	_ connectors.Restarter     = (*Queue)(nil)
-	_ connectors.BatchPopper   = (*Queue)(nil)
-	_ connectors.BatchDeleter  = (*Queue)(nil)
-	_ connectors.BulkPusher    = (*Queue)(nil)
+	_ connectors.Queue          = (*Queue)(nil)
+	_ connectors.LeaseExtender  = (*Queue)(nil)
+	_ connectors.Waiter         = (*Queue)(nil)
+	_ connectors.Restarter      = (*Queue)(nil)
+	_ connectors.BatchPopper    = (*Queue)(nil)
+	_ connectors.BatchDeleter   = (*Queue)(nil)
+	_ connectors.BulkPusher     = (*Queue)(nil)
+	_ connectors.AttemptCounter = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.
