@@ -30,6 +30,7 @@ func benchCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: bench.ModeAll, Usage: "`enqueue`, drain, latency or all"},
 			&cli.IntFlag{Name: "jobs", Value: 5000, Usage: "jobs per phase"},
 			&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "pushing goroutines, and the worker's --concurrency"},
+			&cli.IntFlag{Name: "tries", Value: 1, Usage: "the worker's --tries (0 = unlimited; on beanstalkd it then counts attempts only on demand)"},
 			&cli.IntFlag{Name: "payload-bytes", Value: 100, Usage: "padding in each job's data, in bytes"},
 			&cli.Float64Flag{Name: "rate", Value: 500, Usage: "latency mode: jobs pushed per second"},
 			&cli.Float64Flag{Name: "sleep", Value: 0.1, Usage: "the worker's --sleep: seconds between polls of an empty queue (database)"},
@@ -48,6 +49,7 @@ type benchReport struct {
 	Mode         string  `json:"mode"`
 	Jobs         int     `json:"jobs"`
 	Concurrency  int     `json:"concurrency"`
+	Tries        int     `json:"tries"`
 	PayloadBytes int     `json:"payload_bytes"`
 	SleepS       float64 `json:"sleep_s"`
 	CPUs         int     `json:"cpus"`
@@ -69,7 +71,7 @@ func runBench(c *cli.Context, p *Program) error {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	opts := bench.Options{
-		Mode: c.String("mode"), Jobs: c.Int("jobs"), Concurrency: c.Int("concurrency"),
+		Mode: c.String("mode"), Jobs: c.Int("jobs"), Concurrency: c.Int("concurrency"), Tries: c.Int("tries"),
 		PayloadBytes: c.Int("payload-bytes"), Rate: c.Float64("rate"),
 		Queue: "qctl-bench-" + hex.EncodeToString(suffix), Connection: conn.Name,
 		Lease: conn.RetryAfter, BlockFor: conn.BlockFor, Sleep: seconds(c.Float64("sleep")),
@@ -78,8 +80,8 @@ func runBench(c *cli.Context, p *Program) error {
 	if opts.Mode != bench.ModeEnqueue && opts.Mode != bench.ModeDrain && opts.Mode != bench.ModeLatency && opts.Mode != bench.ModeAll {
 		return usageError("--mode %q: want enqueue, drain, latency or all", opts.Mode)
 	}
-	if opts.Jobs < 1 || opts.Concurrency < 1 || opts.PayloadBytes < 0 || opts.Rate <= 0 || opts.Sleep < 0 {
-		return usageError("--jobs, --concurrency and --rate must be positive, --payload-bytes and --sleep not negative")
+	if opts.Jobs < 1 || opts.Concurrency < 1 || opts.PayloadBytes < 0 || opts.Rate <= 0 || opts.Sleep < 0 || opts.Tries < 0 {
+		return usageError("--jobs, --concurrency and --rate must be positive, --payload-bytes, --sleep and --tries not negative")
 	}
 
 	ctx, cancel := stopSignals(p)
@@ -91,7 +93,7 @@ func runBench(c *cli.Context, p *Program) error {
 	defer q.Close()
 	report := benchReport{
 		Connection: conn.Name, Driver: conn.Driver, Queue: opts.Queue, Mode: opts.Mode,
-		Jobs: opts.Jobs, Concurrency: opts.Concurrency, PayloadBytes: opts.PayloadBytes,
+		Jobs: opts.Jobs, Concurrency: opts.Concurrency, Tries: opts.Tries, PayloadBytes: opts.PayloadBytes,
 		SleepS: opts.Sleep.Seconds(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
 	}
 	if conn.Driver == config.DriverDatabase {
@@ -120,8 +122,8 @@ func (r *benchReport) setup() string {
 	if r.Dialect != "" {
 		backend += "/" + r.Dialect
 	}
-	return fmt.Sprintf("%s, %d jobs, concurrency %d, payload padding %d B, %d CPUs, %s",
-		backend, r.Jobs, r.Concurrency, r.PayloadBytes, r.CPUs, r.GoVersion)
+	return fmt.Sprintf("%s, %d jobs, concurrency %d, tries %d, payload padding %d B, %d CPUs, %s",
+		backend, r.Jobs, r.Concurrency, r.Tries, r.PayloadBytes, r.CPUs, r.GoVersion)
 }
 
 // write prints the human summary: one aligned line per figure.

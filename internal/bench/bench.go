@@ -39,6 +39,8 @@ type Options struct {
 	Jobs int
 	// Concurrency is both the number of pushing goroutines and the worker's --concurrency.
 	Concurrency int
+	// Tries is the worker's --tries (0 = unlimited).
+	Tries int
 	// PayloadBytes is the padding put in each job's data, on top of the envelope.
 	PayloadBytes int
 	// Rate is the latency phase's steady push rate, in jobs per second.

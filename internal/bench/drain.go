@@ -54,7 +54,7 @@ func (b *bench) newRun(handler jobs.Handler, m *meter, want int) *workerRun {
 		return worker.New(worker.Deps{Queue: b.q, Handlers: reg, Failed: discardFailed{}, Report: r.observe},
 			worker.Options{
 				Connection: b.opts.Connection, Queues: []string{b.opts.Queue}, Concurrency: b.opts.Concurrency,
-				Tries: 1, Timeout: time.Minute, Sleep: b.opts.Sleep, Lease: b.opts.Lease, BlockFor: b.opts.BlockFor,
+				Tries: b.opts.Tries, Timeout: time.Minute, Sleep: b.opts.Sleep, Lease: b.opts.Lease, BlockFor: b.opts.BlockFor,
 				Name: "bench",
 			})
 	}
