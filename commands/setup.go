@@ -93,6 +93,7 @@ func openQueue(ctx context.Context, conn config.Connection, run syncqueue.RunFun
 		q, err = dbqueue.Open(ctx, dbqueue.Options{
 			Dialect: conn.Dialect, DSN: conn.DSN, Table: conn.Table, RetryAfter: conn.RetryAfter,
 			Format: conn.Format, AutoMigrate: conn.Dialect == "sqlite",
+			CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix,
 		})
 	case config.DriverSync:
 		q = syncqueue.New(run)

@@ -71,9 +71,10 @@ type Connection struct {
 	Format     string        // payload format, FormatLaravel (default) or FormatThink; settable for database and redis
 
 	// Database driver.
-	Dialect string // one of the Dialect constants; default sqlite
-	DSN     string // driver-specific data source name; default "qctl.db" for sqlite, required otherwise
-	Table   string // jobs table; default "jobs"
+	Dialect    string // one of the Dialect constants; default sqlite
+	DSN        string // driver-specific data source name; default "qctl.db" for sqlite, required otherwise
+	Table      string // jobs table; default "jobs"
+	CacheTable string // Laravel's database cache table; the restart signal then lives there
 
 	// Redis and beanstalkd drivers.
 	Addr  string   // host:port; default 127.0.0.1:6379 (redis) or 127.0.0.1:11300 (beanstalkd), unless Addrs is set
@@ -87,7 +88,7 @@ type Connection struct {
 	DB          int    // database number; must be 0 in cluster mode
 	TLS         bool   // connect with TLS
 	Prefix      string // prefix of queue keys, as Laravel's client prefix (e.g. "laravel_database_")
-	CachePrefix string // prefix of the restart-signal cache key
+	CachePrefix string // prefix of the restart-signal cache key (also database, with CacheTable)
 	CacheDB     *int   // database of the restart-signal cache key; nil = DB
 
 	// Beanstalkd driver.

@@ -78,6 +78,13 @@ func TestBadFixtures(t *testing.T) {
 // fails, so none is added without saying what it proves.
 func TestGoodFixtures(t *testing.T) {
 	checks := map[string]func(t *testing.T, c *Config){
+		"laravel_cache": func(t *testing.T, c *Config) {
+			equal(t, "database", must(t, c, "database"), Connection{
+				Name: "database", Driver: DriverDatabase, Queue: "default", RetryAfter: 90 * time.Second,
+				Format: FormatLaravel, Dialect: DialectPostgres, DSN: "host=127.0.0.1 dbname=shop", Table: "jobs",
+				CacheTable: "cache", CachePrefix: "shop_cache",
+			})
+		},
 		"database_defaults": func(t *testing.T, c *Config) {
 			equal(t, "Default", c.Default, "database")
 			equal(t, "database", must(t, c, "database"), Connection{

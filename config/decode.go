@@ -62,7 +62,8 @@ var connectionKeys = map[string][]string{
 	"db":           {DriverRedis},
 	"tls":          {DriverRedis},
 	"prefix":       {DriverRedis},
-	"cache_prefix": {DriverRedis},
+	"cache_prefix": {DriverRedis, DriverDatabase},
+	"cache_table":  {DriverDatabase},
 	"cache_db":     {DriverRedis},
 
 	"priority":    {DriverBeanstalkd},
@@ -167,6 +168,8 @@ func (d *decoder) connection(name string, tbl map[string]any) Connection {
 			c.Prefix = d.str(path, v)
 		case "cache_prefix":
 			c.CachePrefix = d.str(path, v)
+		case "cache_table":
+			c.CacheTable = d.str(path, v)
 		case "cache_db":
 			n := int(d.integer(path, v, 0, math.MaxInt32))
 			c.CacheDB = &n

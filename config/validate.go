@@ -203,6 +203,12 @@ func (d *decoder) database(base []string, c Connection) {
 		d.fail(at("dsn"), "required for dialect %q", c.Dialect)
 	}
 	d.tableName(at("table"), c.Table)
+	if c.CacheTable != "" {
+		d.tableName(at("cache_table"), c.CacheTable)
+		if c.Format == FormatThink {
+			d.fail(at("cache_table"), "is Laravel's database cache; think-queue's restart key lives in ThinkPHP's cache (use a redis connection's cache_prefix)")
+		}
+	}
 }
 
 // tableName checks a table name, which connectors splice into SQL.

@@ -43,9 +43,21 @@ type backend struct {
 	jobsTable   string
 	prefix      string // Redis client prefix (Laravel's database.redis.options.prefix)
 	cachePrefix string // Laravel's cache.prefix; qctl's cache_prefix
+	cacheTable  string // database kinds: Laravel's database cache table; qctl's cache_table
 	rdb         *redis.Client
 	cacheRDB    *redis.Client // Laravel's cache connection: database 1, its default REDIS_CACHE_DB
 	db          *sql.DB       // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
+}
+
+// cacheTOML names Laravel's database cache table (which migrate.php creates with Laravel's own
+// stub) as the home of the restart signal, so restart works both ways on a database connection.
+func (b *backend) cacheTOML(id string) string {
+	b.cacheTable, b.cachePrefix = "cache_"+id, "interop_"+id+"_cache"
+	return fmt.Sprintf("cache_table = %q\ncache_prefix = %q\n", b.cacheTable, b.cachePrefix)
+}
+
+func (b *backend) cacheEnv() []string {
+	return []string{"QCTL_PHP_CACHE_TABLE=" + b.cacheTable, "QCTL_PHP_CACHE_PREFIX=" + b.cachePrefix}
 }
 
 func randomSuffix(t testing.TB) string {
@@ -91,9 +103,10 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 
 	case kindSQLite:
 		b.conn = "database"
-		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"sqlite\"\ndsn = %q\ntable = %q\nretry_after = 90\n\n%s",
-			sqlitePath, b.jobsTable, sqliteFailed)
+		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"sqlite\"\ndsn = %q\ntable = %q\nretry_after = 90\n%s\n%s",
+			sqlitePath, b.jobsTable, b.cacheTOML(id), sqliteFailed)
 		b.phpEnv = append(append(common, "QCTL_PHP_CONNECTION=database", "QCTL_PHP_DRIVER=database"), sqliteEnv...)
+		b.phpEnv = append(b.phpEnv, b.cacheEnv()...)
 		b.db = openSQLite(t, sqlitePath)
 
 	case kindPostgres:
@@ -117,11 +130,12 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		// Laravel through its pgsql connection's 'schema' setting.
 		dsn := pgDSN + " search_path=" + schema
 		b.conn = "database"
-		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"postgres\"\ndsn = %q\ntable = %q\nretry_after = 90\n\n"+
-			"[failed]\ndialect = \"postgres\"\ndsn = %q\ntable = %q\n", dsn, b.jobsTable, dsn, failedTable)
+		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"postgres\"\ndsn = %q\ntable = %q\nretry_after = 90\n%s\n"+
+			"[failed]\ndialect = \"postgres\"\ndsn = %q\ntable = %q\n", dsn, b.jobsTable, b.cacheTOML(id), dsn, failedTable)
 		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=database", "QCTL_PHP_DRIVER=database",
 			"QCTL_PHP_DB_DRIVER=pgsql", "QCTL_PHP_DB_HOST=127.0.0.1", "QCTL_PHP_DB_PORT=5432",
 			"QCTL_PHP_DB_DATABASE=test", "QCTL_PHP_DB_USERNAME=postgres", "QCTL_PHP_DB_SCHEMA="+schema)
+		b.phpEnv = append(b.phpEnv, b.cacheEnv()...)
 		if b.db, err = sql.Open("pgx", dsn); err != nil {
 			t.Fatal(err)
 		}

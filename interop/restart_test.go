@@ -9,11 +9,20 @@ import (
 )
 
 // TestQctlRestartStopsLaravelWorker: `qctl restart` writes the cache key Laravel's worker watches
-// (illuminate:queue:restart under the Redis client prefix and the cache prefix), so a running
-// `php artisan queue:work` finishes and exits 0.
+// (illuminate:queue:restart under the cache prefix: in Redis's cache database, or in Laravel's
+// database cache table), so a running `php artisan queue:work` finishes and exits 0.
 func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, kindRedis, "")
+	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			qctlRestartStopsLaravelWorker(t, kind)
+		})
+	}
+}
+
+func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
+	e := newEnv(t, kind, "")
 	queue := "restart-laravel"
 	worker := e.startArtisan("queue:work", e.b.conn, "--queue="+queue, "--sleep=0.1", "--max-time=60")
 	// Once it has run a job, the worker has read the restart key's value it compares against.
@@ -31,10 +40,19 @@ func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 	if r := worker.wait(t, 15*time.Second); r.code != 0 {
 		t.Fatalf("Laravel's worker exited %d after qctl restart, want 0: %s", r.code, r)
 	}
-	key := e.b.prefix + e.b.cachePrefix + ":illuminate:queue:restart"
-	v, err := e.b.cacheRDB.Get(context.Background(), key).Result()
-	if _, perr := strconv.ParseInt(v, 10, 64); err != nil || perr != nil {
-		t.Errorf("restart key %s holds %q (%v), want a number as Laravel's cache stores one", key, v, err)
+	if kind == kindRedis {
+		key := e.b.prefix + e.b.cachePrefix + ":illuminate:queue:restart"
+		v, err := e.b.cacheRDB.Get(context.Background(), key).Result()
+		if _, perr := strconv.ParseInt(v, 10, 64); err != nil || perr != nil {
+			t.Errorf("restart key %s holds %q (%v), want a number as Laravel's cache stores one", key, v, err)
+		}
+		return
+	}
+	// DatabaseStore: the prefix then the key, the value PHP-serialized.
+	var v string
+	err := e.b.db.QueryRow(`SELECT value FROM "`+e.b.cacheTable+`" WHERE key = '`+e.b.cachePrefix+`illuminate:queue:restart'`).Scan(&v)
+	if err != nil || !strings.HasPrefix(v, "i:") || !strings.HasSuffix(v, ";") {
+		t.Errorf("cache row holds %q (%v), want i:<number>; as Cache::forever stores one", v, err)
 	}
 }
 
@@ -42,7 +60,16 @@ func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 // current time under illuminate:queue:restart) makes a running `qctl work` exit 0.
 func TestLaravelRestartStopsQctlWorker(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, kindRedis, "")
+	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			laravelRestartStopsQctlWorker(t, kind)
+		})
+	}
+}
+
+func laravelRestartStopsQctlWorker(t *testing.T, kind string) {
+	e := newEnv(t, kind, "")
 	e.addHandlers(e.execHandler(`Interop\RecordJob`))
 	queue := "restart-qctl"
 	worker := e.startQctl("work", e.b.conn, "--queue", queue, "--max-time", "60")

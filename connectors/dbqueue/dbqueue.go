@@ -46,6 +46,10 @@ type Options struct {
 	// Format is the jobs table's layout: FormatLaravel ("" too) or FormatThink. It must match
 	// the table's columns, and the PHP side that shares the table.
 	Format string
+	// CacheTable, when set, is Laravel's database cache table (`php artisan cache:table`): the
+	// restart signal then lives there, under CachePrefix + "illuminate:queue:restart", so `qctl
+	// restart` and `php artisan queue:restart` stop each other's workers. qctl never creates it.
+	CacheTable, CachePrefix string
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
@@ -58,6 +62,7 @@ type Queue struct {
 	cols       layout
 	now        func() time.Time
 	sql        statements
+	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
 	bulk       bulkMode
 	closeOnce  sync.Once
 	closeErr   error
@@ -106,6 +111,11 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	for _, t := range []string{q.table, q.signals} {
 		if err := sqldb.CheckTable(t); err != nil {
+			return nil, fail(err)
+		}
+	}
+	if o.CacheTable != "" {
+		if q.cache, err = newLaravelCache(o.Dialect, o.CacheTable, o.CachePrefix); err != nil {
 			return nil, fail(err)
 		}
 	}

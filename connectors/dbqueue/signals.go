@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+
+	"github.com/qctl/qctl/internal/sqldb"
 )
 
 // restartSignal is the qctl_signals row `qctl restart` writes.
@@ -11,6 +14,10 @@ const restartSignal = "restart"
 
 // RestartSignal returns the value of the last restart broadcast, or "" when there was none.
 func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
+	if q.cache != nil {
+		v, err := q.cache.read(ctx, q.db, q.unix())
+		return v, q.cacheFail("read restart signal", err)
+	}
 	var v string
 	err := q.db.QueryRowContext(ctx, q.sql.signalGet, restartSignal).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -24,8 +31,23 @@ func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
 
 // BroadcastRestart stores value as the restart signal for every worker on this database.
 func (q *Queue) BroadcastRestart(ctx context.Context, value string) error {
+	if q.cache != nil {
+		return q.cacheFail("broadcast restart", q.cache.write(ctx, q.db, value, q.unix()))
+	}
 	if _, err := q.db.ExecContext(ctx, q.sql.signalSet, restartSignal, value, q.unix()); err != nil {
 		return q.failOn("broadcast restart", q.signals, err)
 	}
 	return nil
+}
+
+// cacheFail wraps an error of Laravel's cache table; a missing table is the app's to create.
+func (q *Queue) cacheFail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if sqldb.IsUndefinedTable(err) {
+		return fmt.Errorf("dbqueue: %s: Laravel's cache table %q (cache_table) does not exist: create it with `php artisan cache:table && php artisan migrate`, or remove cache_table to keep the signal in %q: %w",
+			op, q.cache.table, q.signals, err)
+	}
+	return q.failOn(op, q.cache.table, err)
 }

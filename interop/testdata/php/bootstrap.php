@@ -16,6 +16,7 @@
 //   QCTL_PHP_DB_DATABASE  SQLite file, or database name
 //   QCTL_PHP_DB_HOST, QCTL_PHP_DB_PORT, QCTL_PHP_DB_USERNAME, QCTL_PHP_DB_SCHEMA (pgsql search path)
 //   QCTL_PHP_JOBS_TABLE, QCTL_PHP_FAILED_TABLE
+//   QCTL_PHP_CACHE_TABLE  database queues: the cache table (cache.stores.database.table)
 //   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
 
 error_reporting(E_ALL);
@@ -28,6 +29,7 @@ foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console'] as 
 }
 require_once __DIR__ . '/jobs.php';
 
+use Illuminate\Cache\DatabaseStore;
 use Illuminate\Cache\RedisStore;
 use Illuminate\Cache\Repository as CacheRepository;
 use Illuminate\Container\Container;
@@ -137,8 +139,12 @@ function interop_app(): InteropApp
         'cache' => ['database' => (int) env_or('REDIS_CACHE_DB', 1)] + $redisConfig,
     ]));
 
-    // config/cache.php: the redis store on the "cache" connection; RedisStore adds ':' to the prefix.
-    $cache = new CacheRepository(new RedisStore($app['redis'], env_or('CACHE_PREFIX', ''), 'cache'));
+    // config/cache.php: with the redis queue, the redis store on the "cache" connection (RedisStore
+    // adds ':' to the prefix); with the database queue, the database store (CACHE_DRIVER=database)
+    // on the same connection, in the table `php artisan cache:table` made (no separator).
+    $cache = new CacheRepository($driver === 'database'
+        ? new DatabaseStore($app['db']->connection(), env_or('CACHE_TABLE', 'cache'), env_or('CACHE_PREFIX', ''))
+        : new RedisStore($app['redis'], env_or('CACHE_PREFIX', ''), 'cache'));
     $app->instance('cache.store', $cache);
     $app->alias('cache.store', Illuminate\Contracts\Cache\Repository::class);
     $app->instance('cache', $cache);

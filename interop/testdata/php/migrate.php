@@ -19,3 +19,13 @@ foreach ($stubs as $table => $stub) {
     $migration = new $class();
     $down ? $migration->down() : $migration->up();
 }
+// `php artisan cache:table`: the database cache store's tables, for database queues.
+if (env_or('CACHE_TABLE') !== null) {
+    $table = env_or('CACHE_TABLE');
+    $code = file_get_contents(stream_resolve_include_path('Illuminate/Cache/Console/stubs/cache.stub'));
+    $code = str_replace(["'cache'", "'cache_locks'", 'class CreateCacheTable'],
+        ["'$table'", "'{$table}_locks'", 'class CreateInteropCacheTable'], $code);
+    eval('?>' . $code);
+    $migration = new CreateInteropCacheTable();
+    $down ? $migration->down() : $migration->up();
+}
