@@ -50,7 +50,7 @@ func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
 	}
 	// DatabaseStore: the prefix then the key, the value PHP-serialized.
 	var v string
-	err := e.b.db.QueryRow(`SELECT value FROM "`+e.b.cacheTable+`" WHERE key = '`+e.b.cachePrefix+`illuminate:queue:restart'`).Scan(&v)
+	err := e.b.db.QueryRow(`SELECT value FROM "` + e.b.cacheTable + `" WHERE key = '` + e.b.cachePrefix + `illuminate:queue:restart'`).Scan(&v)
 	if err != nil || !strings.HasPrefix(v, "i:") || !strings.HasSuffix(v, ";") {
 		t.Errorf("cache row holds %q (%v), want i:<number>; as Cache::forever stores one", v, err)
 	}
