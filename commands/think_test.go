@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,20 +157,7 @@ func openThinkTable(t *testing.T, dialect, dsn, table string) thinkTable {
 // text puts the table in for {t} and the dialect's placeholders in for ?.
 func (tt thinkTable) text(query string) string {
 	query = strings.ReplaceAll(query, "{t}", sqldb.Quote(tt.dialect, tt.table))
-	if tt.dialect != sqldb.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqldb.Placeholders(tt.dialect, query)
 }
 
 // push inserts a job as think-queue 3's pushToDatabase does.

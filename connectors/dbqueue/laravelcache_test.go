@@ -47,10 +47,7 @@ func TestRestartSignalInLaravelsCacheTable(t *testing.T) {
 			}
 
 			// What DatabaseStore::forever writes (no separator after the prefix).
-			ins := "INSERT INTO " + sqldb.Quote(dialect, cacheTable) + " (" + sqldb.Quote(dialect, "key") + ", value, expiration) VALUES (?, ?, ?)"
-			if dialect == sqldb.Postgres {
-				ins = strings.NewReplacer("?, ?, ?", "$1, $2, $3").Replace(ins)
-			}
+			ins := sqldb.Placeholders(dialect, "INSERT INTO "+sqldb.Quote(dialect, cacheTable)+" ("+sqldb.Quote(dialect, "key")+", value, expiration) VALUES (?, ?, ?)")
 			if _, err := db.Exec(ins, "shop_cacheilluminate:queue:restart", "i:1700000000;", now+foreverSeconds); err != nil {
 				t.Fatal(err)
 			}

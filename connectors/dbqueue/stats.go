@@ -3,8 +3,6 @@ package dbqueue
 import (
 	"context"
 	"database/sql"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/qctl/qctl/connectors"
@@ -48,7 +46,7 @@ func (q *Queue) QueueStats(ctx context.Context, queue string) (connectors.QueueS
 		st                     connectors.QueueStats
 		oldestDue, oldestLapse sql.NullInt64
 	)
-	err := q.db.QueryRowContext(ctx, q.dialectText(statsSQL(sqldb.Quote(q.dialect, q.table), q.cols)),
+	err := q.db.QueryRowContext(ctx, sqldb.Placeholders(q.dialect, statsSQL(sqldb.Quote(q.dialect, q.table), q.cols)),
 		now, lapsed, now, lapsed, now, lapsed, queue).
 		Scan(&st.Ready, &st.Delayed, &st.Reserved, &oldestDue, &oldestLapse)
 	if err != nil {
@@ -86,23 +84,4 @@ func (q *Queue) Queues(ctx context.Context) ([]string, error) {
 		return nil, q.fail("list queues", err)
 	}
 	return names, nil
-}
-
-// dialectText turns the positional ? of text into PostgreSQL's $1, $2, …; SQLite and MySQL take
-// ? as it is.
-func (q *Queue) dialectText(text string) string {
-	if q.dialect != sqldb.Postgres {
-		return text
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range text {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -32,7 +32,7 @@ type phpSide struct {
 // text turns the ? placeholders of query into the dialect's.
 func (p phpSide) text(query string) string {
 	query = strings.ReplaceAll(query, "{t}", sqldb.Quote(p.q.dialect, p.table))
-	return p.q.dialectText(query)
+	return sqldb.Placeholders(p.q.dialect, query)
 }
 
 // push inserts a row as think-queue's pushToDatabase does: attempts as given, reserve_time NULL,
