@@ -88,6 +88,12 @@ type AttemptCounter interface {
 	CountAttempts(ctx context.Context, job *Reserved) (int, error)
 }
 
+// SerialPopper is implemented by a backend whose pops exclude one another (SQLite has a single
+// writer): two at once only queue for its lock, so a worker keeps one fetch outstanding, not two.
+type SerialPopper interface {
+	PopsAreSerial() bool
+}
+
 // BatchDeleter deletes several finished jobs in one round trip.
 type BatchDeleter interface {
 	// DeleteN deletes every job in jobs; a job whose reservation is already gone is skipped.

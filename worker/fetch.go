@@ -9,7 +9,16 @@ import "github.com/qctl/qctl/connectors"
 // slots that finished jobs free are filled by the next, so a busy worker is not held to one round
 // trip at a time; two already hide most of that wait, and more would only split the free slots
 // into smaller batches.
+// A backend whose pops exclude one another (connectors.SerialPopper) gets one.
 const maxFetches = 2
+
+// fetchesFor is how many fetches may be outstanding on q.
+func fetchesFor(q connectors.Queue) int {
+	if sp, ok := q.(connectors.SerialPopper); ok && sp.PopsAreSerial() {
+		return 1
+	}
+	return maxFetches
+}
 
 // fetchResult is what a fetch hands back: how many slots it had claimed and how many jobs it
 // started in them.

@@ -154,8 +154,9 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
 		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
+		maxFetches: fetchesFor(w.queue),
 	}
-	for range maxFetches {
+	for range l.maxFetches {
 		go l.fetcher()
 	}
 	defer close(l.fetchReq)
@@ -198,6 +199,7 @@ type loop struct {
 	inflight         int // jobs started and not yet taken back
 	claimed          int // slots held by outstanding fetches
 	fetches          int // fetches outstanding
+	maxFetches       int // how many may be: maxFetches, or 1 (see fetchesFor)
 	processed        int
 	completer        *completer // deletes finished jobs off the loop's goroutine
 	reason           StopReason
@@ -253,7 +255,7 @@ func (l *loop) run() StopReason {
 			continue
 		}
 		free := l.freeSlots()
-		if free == 0 || l.empty || l.fetches == maxFetches {
+		if free == 0 || l.empty || l.fetches == l.maxFetches {
 			l.collect(true)
 			continue
 		}

@@ -455,7 +455,11 @@ func TestConcurrencyIsNeverExceeded(t *testing.T) {
 	for i := 0; i < jobsTotal; i++ {
 		b.push("default", "Short", i)
 	}
-	b.run(b.worker(worker.Options{Concurrency: n, StopWhenEmpty: true, Tries: 1, Timeout: 10 * time.Second}))
+	// SQLite's pops are serial, so the worker would keep one fetch outstanding: present the
+	// queue as one that pops concurrently, so two fetches overlap as on Redis or beanstalkd.
+	w := worker.New(worker.Deps{Queue: concurrentPops{b.queue}, Handlers: b.handlers, Failed: b.failed, Report: b.events.add, Now: b.clock.Now},
+		worker.Options{Concurrency: n, StopWhenEmpty: true, Tries: 1, Timeout: 10 * time.Second, Sleep: 10 * time.Millisecond})
+	b.run(w)
 	if got := b.events.count(worker.EventProcessed); got != jobsTotal {
 		t.Fatalf("%d jobs processed, want %d", got, jobsTotal)
 	}
@@ -463,6 +467,11 @@ func TestConcurrencyIsNeverExceeded(t *testing.T) {
 		t.Fatalf("at most %d jobs ran at once with Concurrency %d; want 2..%d", m, n, n)
 	}
 }
+
+// concurrentPops is a SQLite queue that says its pops may overlap.
+type concurrentPops struct{ *dbqueue.Queue }
+
+func (concurrentPops) PopsAreSerial() bool { return false }
 
 func TestJobOverItsTriesWhenPoppedIsFailedWithoutRunning(t *testing.T) {
 	b := setup(t)

@@ -75,6 +75,7 @@ var (
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.SerialPopper  = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -158,6 +159,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
 	return q, nil
 }
+
+// PopsAreSerial reports true on SQLite, whose single writer makes pops wait for one another.
+func (q *Queue) PopsAreSerial() bool { return q.dialect == sqldb.SQLite }
 
 // Close closes the database connections. It is safe to call twice.
 func (q *Queue) Close() error {
