@@ -19,7 +19,8 @@ import (
 // job reserved. On a connection that does not watch tube yet, the first reserve goes alone
 // through go-beanstalk, which sends the watch list with it, and costs one round trip more. It
 // returns an empty slice at once when nothing is ready. Attempts, priority and TTR come from
-// stats-job as in Pop. A job that Wait reserved (see wait.go) is handed out first, alone.
+// stats-job as in Pop; after CountAttemptsAtPop(false) that round trip is skipped and Attempts
+// is 0 until CountAttempts. A job that Wait reserved (see wait.go) is handed out first, alone.
 func (q *Queue) PopN(ctx context.Context, tube string, n int) ([]*connectors.Reserved, error) {
 	if err := checkTube(tube); err != nil {
 		return nil, err
