@@ -48,7 +48,8 @@ func (q *Queue) PushPriority(ctx context.Context, tube string, payload []byte, d
 // Pop reserves the next ready job of tube (by priority, then first in, first out) and returns
 // nil, nil at once when none is ready (reserve-with-timeout 0; Wait is how to wait). The
 // reservation lasts the job's TTR. Attempts is the job's reserves count, one round trip more
-// (stats-job) that also gives the job's priority and TTR, kept for Release, Bury and reclaiming.
+// (stats-job) that also gives the job's priority and TTR, kept for Release, Bury and reclaiming;
+// see CountAttemptsAtPop for leaving it to CountAttempts.
 func (q *Queue) Pop(ctx context.Context, tube string) (*connectors.Reserved, error) {
 	jobs, err := q.PopN(ctx, tube, 1)
 	if len(jobs) == 0 {
