@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite"
+	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/redis/go-redis/v9"
 
@@ -24,12 +25,18 @@ const (
 	kindRedis    = "redis"
 	kindSQLite   = "sqlite"
 	kindPostgres = "postgres"
+	kindMySQL    = "mysql" // MariaDB here
 )
+
+// allKinds is every backend, for tests that run on each.
+var allKinds = []string{kindRedis, kindSQLite, kindPostgres, kindMySQL}
 
 const (
 	redisAddr = "127.0.0.1:6379"
 	pgAddr    = "127.0.0.1:5432"
 	pgDSN     = "host=127.0.0.1 user=postgres dbname=test sslmode=disable"
+	mysqlAddr = "127.0.0.1:3306"
+	mysqlDSN  = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
 )
 
 // backend is one queue store as both sides see it: the qctl connection (named as in Laravel's
@@ -47,6 +54,14 @@ type backend struct {
 	rdb         *redis.Client
 	cacheRDB    *redis.Client // Laravel's cache connection: database 1, its default REDIS_CACHE_DB
 	db          *sql.DB       // the SQL database of the jobs (sqlite, postgres) or failed jobs (redis) table
+}
+
+// quote quotes an identifier for the backend's SQL.
+func (b *backend) quote(name string) string {
+	if b.kind == kindMySQL {
+		return "`" + name + "`"
+	}
+	return `"` + name + `"`
 }
 
 // cacheTOML names Laravel's database cache table (which migrate.php creates with Laravel's own
@@ -141,10 +156,34 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		}
 		t.Cleanup(func() { b.db.Close() })
 
+	case kindMySQL:
+		connectortest.RequireService(t, "MariaDB", mysqlAddr, "service mariadb start")
+		// The shared database test holds every test's tables: theirs are named by id, and
+		// dropped when the test ends.
+		b.conn = "database"
+		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"mysql\"\ndsn = %q\ntable = %q\nretry_after = 90\n%s\n"+
+			"[failed]\ndialect = \"mysql\"\ndsn = %q\ntable = %q\n", mysqlDSN, b.jobsTable, b.cacheTOML(id), mysqlDSN, failedTable)
+		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=database", "QCTL_PHP_DRIVER=database",
+			"QCTL_PHP_DB_DRIVER=mysql", "QCTL_PHP_DB_HOST=127.0.0.1", "QCTL_PHP_DB_PORT=3306",
+			"QCTL_PHP_DB_DATABASE=test", "QCTL_PHP_DB_USERNAME=root")
+		b.phpEnv = append(b.phpEnv, b.cacheEnv()...)
+		var err error
+		if b.db, err = sql.Open("mysql", mysqlDSN); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for _, table := range []string{b.jobsTable, failedTable, b.cacheTable, b.cacheTable + "_locks"} {
+				if _, err := b.db.Exec("DROP TABLE IF EXISTS `" + table + "`"); err != nil {
+					t.Logf("drop %s: %v", table, err)
+				}
+			}
+			b.db.Close()
+		})
+
 	default:
 		t.Fatalf("unknown backend %q", kind)
 	}
-	if kind != kindPostgres {
+	if kind != kindPostgres && kind != kindMySQL {
 		// Laravel's sqlite driver wants the file to exist.
 		if err := os.WriteFile(sqlitePath, nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -207,7 +246,7 @@ func (b *backend) leftovers(t testing.TB, queue string) string {
 	if b.kind == kindPostgres {
 		placeholder = "$1"
 	}
-	rows, err := b.db.QueryContext(ctx, `SELECT id, attempts, reserved_at, available_at, payload FROM "`+b.jobsTable+`" WHERE queue = `+placeholder, queue)
+	rows, err := b.db.QueryContext(ctx, `SELECT id, attempts, reserved_at, available_at, payload FROM `+b.quote(b.jobsTable)+` WHERE queue = `+placeholder, queue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func (e *env) expectNoFailedJobs() {
 // which it runs under qctl and neither side lists it any more.
 func TestQctlFailsLaravelRetries(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")
@@ -121,7 +121,7 @@ func TestQctlFailsLaravelRetries(t *testing.T) {
 // back on its connection and queue, and it then runs under qctl with its data intact.
 func TestLaravelFailsQctlRetries(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")

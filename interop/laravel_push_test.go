@@ -24,7 +24,7 @@ const reportData = `{"title":"Q3 — résumé","year":2026,"tags":["finance","�
 // exactly as Laravel wrote it; nothing is left of the queue afterwards.
 func TestLaravelPushesQctlRuns(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")

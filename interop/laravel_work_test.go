@@ -12,7 +12,7 @@ import (
 // left of the queue afterwards.
 func TestQctlPushesLaravelRuns(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")

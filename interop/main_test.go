@@ -264,6 +264,9 @@ func newEnv(t *testing.T, kind string, handlers string) *env {
 	// The tables are made as a Laravel app makes them: by its queue:table and queue:failed-table
 	// migrations. qctl adopts them; on PostgreSQL `qctl migrate` adds only its qctl_signals.
 	e.php("", "migrate.php")
+	if kind == kindMySQL {
+		e.qctlOK("migrate") // qctl_signals, shared by the tests on this database
+	}
 	if kind == kindPostgres {
 		r := e.qctlOK("migrate")
 		for _, want := range []string{`found existing table "` + e.b.jobsTable + `"`, `created table "qctl_signals"`} {

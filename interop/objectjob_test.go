@@ -17,7 +17,7 @@ var invoiceArgs = []any{7, "zoe@example.com", json.RawMessage(invoiceLines), 0.1
 // the Go handler registered for its class, whose Bind gets those values by property name.
 func TestLaravelObjectJobReachesGoHandler(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")
@@ -41,7 +41,7 @@ func TestLaravelObjectJobReachesGoHandler(t *testing.T) {
 // job's constructor arguments as JSON, protected properties included, instead of the payload.
 func TestLaravelObjectJobReachesExecHandlerData(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, kind, "")

@@ -13,7 +13,7 @@ import (
 // database cache table), so a running `php artisan queue:work` finishes and exits 0.
 func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			qctlRestartStopsLaravelWorker(t, kind)
@@ -50,7 +50,7 @@ func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
 	}
 	// DatabaseStore: the prefix then the key, the value PHP-serialized.
 	var v string
-	err := e.b.db.QueryRow(`SELECT value FROM "` + e.b.cacheTable + `" WHERE key = '` + e.b.cachePrefix + `illuminate:queue:restart'`).Scan(&v)
+	err := e.b.db.QueryRow(`SELECT value FROM ` + e.b.quote(e.b.cacheTable) + ` WHERE ` + e.b.quote("key") + ` = '` + e.b.cachePrefix + `illuminate:queue:restart'`).Scan(&v)
 	if err != nil || !strings.HasPrefix(v, "i:") || !strings.HasSuffix(v, ";") {
 		t.Errorf("cache row holds %q (%v), want i:<number>; as Cache::forever stores one", v, err)
 	}
@@ -60,7 +60,7 @@ func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
 // current time under illuminate:queue:restart) makes a running `qctl work` exit 0.
 func TestLaravelRestartStopsQctlWorker(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{kindRedis, kindSQLite, kindPostgres} {
+	for _, kind := range allKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			laravelRestartStopsQctlWorker(t, kind)
