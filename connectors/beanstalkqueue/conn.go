@@ -48,7 +48,7 @@ type reservation struct {
 	deadline time.Time     // local; never earlier than the server's, so reclaiming is safe
 }
 
-// hold files res under a new reservation number and returns the number.
+// hold files res under reservation number gen.
 func (c *conn) hold(gen uint64, res reservation) {
 	if c.held == nil {
 		c.held = make(map[uint64]reservation)
@@ -98,6 +98,16 @@ func (c *conn) describe(res *reservation) (int, error) {
 		res.known, res.pri, res.ttr, res.deadline = true, stats.pri, stats.ttr, time.Now().Add(stats.ttr)
 	}
 	return attempts, nil
+}
+
+// learn describes res if it was never described: release, bury and put must restate the
+// job's priority (and put its TTR), which a reservation counted on demand has not read yet.
+func (c *conn) learn(res *reservation) error {
+	if res.known {
+		return nil
+	}
+	_, err := c.describe(res)
+	return err
 }
 
 // watchTube makes reserve on c look at tube only. It is free when c already watches tube: the

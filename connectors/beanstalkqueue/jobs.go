@@ -69,10 +69,8 @@ func (q *Queue) Delete(ctx context.Context, job *connectors.Reserved) error {
 // up), with the priority it had. The reserves count, and so Attempts, is kept.
 func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay time.Duration) error {
 	return q.onReservation(ctx, job, "release", true, func(c *conn, res *reservation) error {
-		if !res.known {
-			if _, err := c.describe(res); err != nil { // release must restate the priority
-				return err
-			}
+		if err := c.learn(res); err != nil {
+			return err
 		}
 		return c.bc.Release(res.job, res.pri, wholeSeconds(delay))
 	})
@@ -82,10 +80,8 @@ func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay tim
 // its priority, until Kick brings it back. It is how `bury_failed` fails a job.
 func (q *Queue) Bury(ctx context.Context, job *connectors.Reserved) error {
 	return q.onReservation(ctx, job, "bury", true, func(c *conn, res *reservation) error {
-		if !res.known {
-			if _, err := c.describe(res); err != nil { // bury must restate the priority
-				return err
-			}
+		if err := c.learn(res); err != nil {
+			return err
 		}
 		return c.bc.Bury(res.job, res.pri)
 	})

@@ -100,10 +100,8 @@ func (q *Queue) requeueParked(ctx context.Context) {
 	for tube, jobs := range parked {
 		for _, job := range jobs {
 			_ = q.onReservation(ctx, job, "requeue", true, func(c *conn, res *reservation) error {
-				if !res.known {
-					if _, err := c.describe(res); err != nil {
-						return err
-					}
+				if err := c.learn(res); err != nil {
+					return err
 				}
 				if _, err := c.put(tube, job.Payload, res.pri, 0, res.ttr); err != nil {
 					return c.bc.Release(res.job, res.pri, 0)
