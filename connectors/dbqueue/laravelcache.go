@@ -36,20 +36,12 @@ func newLaravelCache(dialect, table, prefix string) (*laravelCache, error) {
 	}
 	t, k := sqldb.Quote(dialect, table), sqldb.Quote(dialect, "key")
 	c := &laravelCache{table: table, key: prefix + laravelRestartKey, postgres: dialect == sqldb.Postgres}
-	switch dialect {
-	case sqldb.Postgres:
-		c.get = "SELECT value, expiration FROM " + t + " WHERE " + k + " = $1"
-		c.set = "INSERT INTO " + t + " (" + k + ", value, expiration) VALUES ($1, $2, $3) " +
-			"ON CONFLICT (" + k + ") DO UPDATE SET value = excluded.value, expiration = excluded.expiration"
-	case sqldb.MySQL:
-		c.get = "SELECT value, expiration FROM " + t + " WHERE " + k + " = ?"
-		c.set = "INSERT INTO " + t + " (" + k + ", value, expiration) VALUES (?, ?, ?) " +
-			"ON DUPLICATE KEY UPDATE value = VALUES(value), expiration = VALUES(expiration)"
-	default:
-		c.get = "SELECT value, expiration FROM " + t + " WHERE " + k + " = ?"
-		c.set = "INSERT INTO " + t + " (" + k + ", value, expiration) VALUES (?, ?, ?) " +
-			"ON CONFLICT (" + k + ") DO UPDATE SET value = excluded.value, expiration = excluded.expiration"
+	c.get = sqldb.Placeholders(dialect, "SELECT value, expiration FROM "+t+" WHERE "+k+" = ?")
+	upsert := " ON CONFLICT (" + k + ") DO UPDATE SET value = excluded.value, expiration = excluded.expiration"
+	if dialect == sqldb.MySQL {
+		upsert = " ON DUPLICATE KEY UPDATE value = VALUES(value), expiration = VALUES(expiration)"
 	}
+	c.set = sqldb.Placeholders(dialect, "INSERT INTO "+t+" ("+k+", value, expiration) VALUES (?, ?, ?)"+upsert)
 	return c, nil
 }
 
