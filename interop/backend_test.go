@@ -31,6 +31,16 @@ const (
 // allKinds is every backend, for tests that run on each.
 var allKinds = []string{kindRedis, kindSQLite, kindPostgres, kindMySQL}
 
+// eachKind runs fn as a parallel subtest on every backend.
+func eachKind(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, kind := range allKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, kind)
+		})
+	}
+}
+
 const (
 	redisAddr = "127.0.0.1:6379"
 	pgAddr    = "127.0.0.1:5432"

@@ -13,12 +13,7 @@ import (
 // database cache table), so a running `php artisan queue:work` finishes and exits 0.
 func TestQctlRestartStopsLaravelWorker(t *testing.T) {
 	t.Parallel()
-	for _, kind := range allKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			qctlRestartStopsLaravelWorker(t, kind)
-		})
-	}
+	eachKind(t, qctlRestartStopsLaravelWorker)
 }
 
 func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
@@ -60,12 +55,7 @@ func qctlRestartStopsLaravelWorker(t *testing.T, kind string) {
 // current time under illuminate:queue:restart) makes a running `qctl work` exit 0.
 func TestLaravelRestartStopsQctlWorker(t *testing.T) {
 	t.Parallel()
-	for _, kind := range allKinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			laravelRestartStopsQctlWorker(t, kind)
-		})
-	}
+	eachKind(t, laravelRestartStopsQctlWorker)
 }
 
 func laravelRestartStopsQctlWorker(t *testing.T, kind string) {
