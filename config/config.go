@@ -61,7 +61,8 @@ type Config struct {
 }
 
 // Connection is one queue backend. Only the fields of its driver are meaningful; a file that sets
-// a key of another driver is rejected rather than silently ignored.
+// a key of another driver is rejected rather than silently ignored. Which keys a driver reads,
+// their defaults and checks are its DriverSpec's (drivers.go for the built-ins).
 type Connection struct {
 	Name       string
 	Driver     string        // one of the Driver constants
@@ -94,6 +95,10 @@ type Connection struct {
 	// Beanstalkd driver.
 	Priority   uint32 // priority of pushed jobs (lower is more urgent); default 1024
 	BuryFailed bool   // bury failed jobs in beanstalkd instead of deleting them
+
+	// Settings holds what the Decode of a driver registered outside the built-ins read from
+	// the section (see RegisterDriver); nil for the built-in drivers, whose settings are above.
+	Settings any
 }
 
 // Failed is the failed-job store. By default it shares the default connection's database, so a

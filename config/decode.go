@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -36,38 +37,6 @@ func (d *decoder) failItem(path []string, i int, format string, args ...any) {
 		Line: d.lines.find(path),
 		Msg:  fmt.Sprintf(format, args...),
 	})
-}
-
-// connectionKeys lists every key a connection may have and the drivers that read it. A key no
-// driver reads is unknown; a key of another driver is reported as not used, because it is
-// usually copied from another section and would otherwise be ignored without a word.
-var connectionKeys = map[string][]string{
-	"driver":      allDrivers,
-	"queue":       allDrivers,
-	"retry_after": {DriverDatabase, DriverRedis, DriverBeanstalkd},
-	"block_for":   {DriverRedis, DriverBeanstalkd},
-	"format":      {DriverDatabase, DriverRedis},
-
-	"dialect": {DriverDatabase},
-	"dsn":     {DriverDatabase},
-	"table":   {DriverDatabase},
-
-	"addr":  {DriverRedis, DriverBeanstalkd},
-	"addrs": {DriverRedis, DriverBeanstalkd},
-
-	"mode":         {DriverRedis},
-	"master_name":  {DriverRedis},
-	"username":     {DriverRedis},
-	"password":     {DriverRedis},
-	"db":           {DriverRedis},
-	"tls":          {DriverRedis},
-	"prefix":       {DriverRedis},
-	"cache_prefix": {DriverRedis, DriverDatabase},
-	"cache_table":  {DriverDatabase},
-	"cache_db":     {DriverRedis},
-
-	"priority":    {DriverBeanstalkd},
-	"bury_failed": {DriverBeanstalkd},
 }
 
 // failedKeys lists the keys of [failed] and the store drivers that read them.
@@ -120,67 +89,65 @@ func (d *decoder) document(doc map[string]any) *Config {
 	return cfg
 }
 
-// connection decodes [connections.name], applies its driver's defaults and validates it.
+// sharedKeys are the connection keys with one meaning for every driver that lists them.
+var sharedKeys = []string{"retry_after", "block_for", "format"}
+
+// connection decodes [connections.name]: the driver, the keys every driver shares, then the
+// driver's own keys through its registered spec, which also fills in its defaults and checks them.
 func (d *decoder) connection(name string, tbl map[string]any) Connection {
 	base := []string{"connections", name}
+	at := func(key string) []string { return append(base[:2:2], key) }
 	c := Connection{Name: name}
 	if v, ok := tbl["driver"]; ok {
-		c.Driver = d.str(append(base, "driver"), v)
+		c.Driver = d.str(at("driver"), v)
 	}
-	knownDriver := slices.Contains(allDrivers, c.Driver)
-	set := map[string]bool{}
-	for _, key := range d.keysFor(base[:2:2], tbl, connectionKeys, c.Driver, knownDriver) {
-		path := append(base[:2:2], key)
-		set[key] = true
-		v := tbl[key]
-		switch key {
-		case "queue":
-			c.Queue = d.str(path, v)
-		case "retry_after":
-			c.RetryAfter = d.seconds(path, v)
-		case "block_for":
-			c.BlockFor = d.seconds(path, v)
-		case "format":
-			c.Format = d.str(path, v)
-		case "dialect":
-			c.Dialect = d.str(path, v)
-		case "dsn":
-			c.DSN = d.str(path, v)
-		case "table":
-			c.Table = d.str(path, v)
-		case "addr":
-			c.Addr = d.str(path, v)
-		case "addrs":
-			c.Addrs = d.strs(path, v)
-		case "mode":
-			c.Mode = d.str(path, v)
-		case "master_name":
-			c.MasterName = d.str(path, v)
-		case "username":
-			c.Username = d.str(path, v)
-		case "password":
-			c.Password = d.str(path, v)
-		case "db":
-			c.DB = int(d.integer(path, v, 0, math.MaxInt32))
-		case "tls":
-			c.TLS = d.boolean(path, v)
-		case "prefix":
-			c.Prefix = d.str(path, v)
-		case "cache_prefix":
-			c.CachePrefix = d.str(path, v)
-		case "cache_table":
-			c.CacheTable = d.str(path, v)
-		case "cache_db":
-			n := int(d.integer(path, v, 0, math.MaxInt32))
-			c.CacheDB = &n
-		case "priority":
-			c.Priority = uint32(d.integer(path, v, 0, math.MaxUint32))
-		case "bury_failed":
-			c.BuryFailed = d.boolean(path, v)
+	spec, knownDriver := driverSpec(c.Driver)
+	for _, key := range sortedKeys(tbl) {
+		switch {
+		case key == "driver" || key == "queue":
+		case knownDriver && slices.Contains(spec.Keys, key):
+		case knownDriver && anyDriverReads(key):
+			d.fail(at(key), "not used by driver %q", c.Driver)
+		case !anyDriverReads(key):
+			d.fail(at(key), "unknown key")
 		}
 	}
-	applyConnectionDefaults(&c, set)
-	d.validateConnection(base, c)
+	if v, ok := tbl["queue"]; ok {
+		c.Queue = d.str(at("queue"), v)
+	}
+	if c.Queue == "" {
+		c.Queue = "default"
+	}
+	c.RetryAfter, c.Format = defaultRetryAfter, FormatLaravel
+	for _, key := range sharedKeys {
+		v, set := tbl[key]
+		if !knownDriver || !set || !slices.Contains(spec.Keys, key) {
+			continue
+		}
+		switch key {
+		case "retry_after":
+			c.RetryAfter = d.seconds(at(key), v)
+		case "block_for":
+			c.BlockFor = d.seconds(at(key), v)
+		case "format":
+			if c.Format = d.str(at(key), v); c.Format == "" {
+				c.Format = FormatLaravel
+			}
+		}
+	}
+	if knownDriver && slices.Contains(spec.Keys, "block_for") && !hasKey(tbl, "block_for") {
+		c.BlockFor = defaultBlockFor
+	}
+	switch {
+	case c.Driver == "":
+		d.fail(at("driver"), "required")
+	case !knownDriver:
+		d.fail(at("driver"), "unknown driver %q (want one of: %s)", c.Driver, strings.Join(DriverNames(), ", "))
+	}
+	d.oneOf(at("format"), "format", c.Format, allFormats)
+	if knownDriver {
+		spec.Decode(&Table{d: d, base: base, tbl: tbl}, &c)
+	}
 	return c
 }
 

@@ -8,7 +8,6 @@ import (
 
 // Allowed values of the enumerated keys, in the order error messages list them.
 var (
-	allDrivers    = []string{DriverDatabase, DriverRedis, DriverBeanstalkd, DriverSync, DriverNull}
 	failedDrivers = []string{DriverDatabase, DriverNull}
 	allDialects   = []string{DialectSQLite, DialectPostgres, DialectMySQL}
 	allFormats    = []string{FormatLaravel, FormatThink}
@@ -27,50 +26,6 @@ const (
 	// built-in default's name, so adding a redis section to a working file changes nothing.
 	preferredDefault = "database"
 )
-
-// applyConnectionDefaults fills in what the file left out. set holds the keys present in the
-// file, for settings where zero is a meaningful choice (retry_after = 0, priority = 0). For
-// strings, empty means absent, so that a ${VAR} that is unset falls back to the default too.
-func applyConnectionDefaults(c *Connection, set map[string]bool) {
-	if c.Queue == "" {
-		c.Queue = "default"
-	}
-	if !set["retry_after"] {
-		c.RetryAfter = defaultRetryAfter
-	}
-	if c.Format == "" {
-		c.Format = FormatLaravel
-	}
-	switch c.Driver {
-	case DriverDatabase:
-		if c.Dialect == "" {
-			c.Dialect = DialectSQLite
-		}
-		if c.DSN == "" && c.Dialect == DialectSQLite {
-			c.DSN = defaultSQLiteFile
-		}
-		if c.Table == "" {
-			c.Table = "jobs"
-		}
-	case DriverRedis:
-		if !set["block_for"] {
-			c.BlockFor = defaultBlockFor
-		}
-		if c.Addr == "" && len(c.Addrs) == 0 {
-			c.Addr = "127.0.0.1:6379"
-		}
-	case DriverBeanstalkd:
-		if !set["block_for"] {
-			c.BlockFor = defaultBlockFor
-		}
-		if c.Addr == "" && len(c.Addrs) == 0 {
-			c.Addr = "127.0.0.1:11300"
-		}
-		if !set["priority"] {
-			c.Priority = defaultPriority
-		}
-	}
-}
 
 // applyFailedDefaults fills in the failed store. Without its own database it uses the default
 // connection's (fallback, nil unless that connection uses the database driver), so failed jobs
@@ -123,38 +78,6 @@ func (d *decoder) resolveDefault(cfg *Config) {
 	}
 }
 
-// validateConnection checks the values of one connection after defaults, where base is its path.
-func (d *decoder) validateConnection(base []string, c Connection) {
-	at := func(key string) []string { return append(base[:len(base):len(base)], key) }
-	switch {
-	case c.Driver == "":
-		d.fail(at("driver"), "required")
-	case !slices.Contains(allDrivers, c.Driver):
-		d.fail(at("driver"), "unknown driver %q (want one of: %s)", c.Driver, strings.Join(allDrivers, ", "))
-	}
-	d.oneOf(at("format"), "format", c.Format, allFormats)
-	switch c.Driver {
-	case DriverDatabase:
-		d.database(base, c)
-	case DriverRedis:
-		if c.Mode != "" {
-			d.oneOf(at("mode"), "mode", c.Mode, redisModes)
-		}
-		if c.Mode == ModeSentinel && c.MasterName == "" {
-			d.fail(at("master_name"), "required when mode is %q", ModeSentinel)
-		}
-		if c.Mode == ModeCluster && c.DB != 0 {
-			d.fail(at("db"), "must be 0 in cluster mode (Redis Cluster has only database 0)")
-		}
-		if c.Mode == ModeCluster && c.CacheDB != nil && *c.CacheDB != 0 {
-			d.fail(at("cache_db"), "must be 0 in cluster mode (Redis Cluster has only database 0)")
-		}
-		d.addresses(base, c)
-	case DriverBeanstalkd:
-		d.addresses(base, c)
-	}
-}
-
 // validateFailed checks the failed store after defaults. A dialect or dsn inherited from the
 // default connection is not checked again here: its problems are reported once, on that
 // connection, where the fix belongs.
@@ -193,41 +116,10 @@ func (d *decoder) validateHandler(base []string, h Handler, tbl map[string]any) 
 	d.oneOf(append(base[:len(base):len(base)], "stdin"), "stdin", h.Stdin, handlerStdins)
 }
 
-// database checks the dialect, dsn and table of a database connection.
-func (d *decoder) database(base []string, c Connection) {
-	at := func(key string) []string { return append(base[:len(base):len(base)], key) }
-	if !d.oneOf(at("dialect"), "dialect", c.Dialect, allDialects) {
-		return
-	}
-	if c.DSN == "" {
-		d.fail(at("dsn"), "required for dialect %q", c.Dialect)
-	}
-	d.tableName(at("table"), c.Table)
-	if c.CacheTable != "" {
-		d.tableName(at("cache_table"), c.CacheTable)
-		if c.Format == FormatThink {
-			d.fail(at("cache_table"), "is Laravel's database cache; think-queue's restart key lives in ThinkPHP's cache (use a redis connection's cache_prefix)")
-		}
-	}
-}
-
 // tableName checks a table name, which connectors splice into SQL.
 func (d *decoder) tableName(path []string, name string) {
 	if !isTableName(name) {
 		d.fail(path, "invalid table name %q (want letters, digits and _, optionally schema.table)", name)
-	}
-}
-
-// addresses checks addr and addrs of the redis and beanstalkd drivers.
-func (d *decoder) addresses(base []string, c Connection) {
-	path := append(base[:len(base):len(base)], "addrs")
-	if c.Addr != "" && len(c.Addrs) > 0 {
-		d.fail(path, "set addr or addrs, not both")
-	}
-	for i, a := range c.Addrs {
-		if a == "" {
-			d.failItem(path, i, "empty address")
-		}
 	}
 }
 
