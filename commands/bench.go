@@ -13,6 +13,7 @@ import (
 
 	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/internal/bench"
+	"github.com/qctl/qctl/manager"
 )
 
 func benchCommand(p *Program) *cli.Command {
@@ -35,6 +36,7 @@ func benchCommand(p *Program) *cli.Command {
 			&cli.Float64Flag{Name: "rate", Value: 500, Usage: "latency mode: jobs pushed per second"},
 			&cli.Float64Flag{Name: "sleep", Value: 0.1, Usage: "the worker's --sleep: seconds between polls of an empty queue (database)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
+			connectionFlag(),
 		},
 		Action: func(c *cli.Context) error { return runBench(c, p) },
 	}
@@ -61,12 +63,17 @@ func runBench(c *cli.Context, p *Program) error {
 	if c.NArg() > 1 {
 		return usageError("bench takes at most one connection name (see `qctl bench --help`)")
 	}
-	_, conn, err := configAndConnection(c, c.Args().First())
+	m, err := openManager(c, p)
 	if err != nil {
 		return err
 	}
-	if conn.Driver == config.DriverSync || conn.Driver == config.DriverNull {
-		return usageError("connection %q uses the %s driver, which stores no job: there is nothing to measure", conn.Name, conn.Driver)
+	name, err := connectionName(c, 0)
+	if err != nil {
+		return err
+	}
+	conn, err := m.Connection(name)
+	if err != nil {
+		return usageError("%v", err)
 	}
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
@@ -86,11 +93,17 @@ func runBench(c *cli.Context, p *Program) error {
 
 	ctx, cancel := stopSignals(p)
 	defer cancel()
-	q, err := openQueue(ctx, conn, nil)
+	opened, err := m.Open(ctx, name)
 	if err != nil {
-		return err
+		return managerError(err)
 	}
-	defer q.Close()
+	defer opened.Close()
+	if !opened.KeepsJobs() {
+		return usageError("connection %q uses the %s driver, which stores no job: there is nothing to measure", conn.Name, conn.Driver)
+	}
+	opts.Encode = func(job string, data json.RawMessage) ([]byte, error) {
+		return opened.Payload(job, data, manager.PushOptions{})
+	}
 	report := benchReport{
 		Connection: conn.Name, Driver: conn.Driver, Queue: opts.Queue, Mode: opts.Mode,
 		Jobs: opts.Jobs, Concurrency: opts.Concurrency, Tries: opts.Tries, PayloadBytes: opts.PayloadBytes,
@@ -100,7 +113,7 @@ func runBench(c *cli.Context, p *Program) error {
 		report.Dialect = conn.Dialect
 	}
 	fmt.Fprintf(p.Stderr, "Benchmarking connection [%s] on queue [%s]: %s\n", conn.Name, opts.Queue, report.setup())
-	report.Result, err = bench.Run(ctx, q, opts)
+	report.Result, err = bench.Run(ctx, opened.Backend, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("bench interrupted (queue %s cleared): %w", opts.Queue, err)

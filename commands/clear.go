@@ -19,6 +19,7 @@ func clearCommand(p *Program) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "queue", Usage: "the queue to clear, or several: `a,b` (default: the connection's queue)"},
 			&cli.BoolFlag{Name: "force", Usage: "do not ask for confirmation"},
+			connectionFlag(),
 		},
 		Action: func(c *cli.Context) error { return runClear(c, p) },
 	}
@@ -28,10 +29,11 @@ func runClear(c *cli.Context, p *Program) error {
 	if c.NArg() > 1 {
 		return usageError("clear takes at most one connection name; name the queue with --queue (see `qctl clear --help`)")
 	}
-	_, conn, err := configAndConnection(c, c.Args().First())
+	ctx, conn, done, err := openConnection(c, p, 0)
 	if err != nil {
 		return err
 	}
+	defer done()
 	var queues []string
 	for _, name := range strings.Split(c.String("queue"), ",") {
 		if name = strings.TrimSpace(name); name != "" {
@@ -49,17 +51,10 @@ func runClear(c *cli.Context, p *Program) error {
 			return nil
 		}
 	}
-	ctx, cancel := stopSignals(p)
-	defer cancel()
-	q, err := openQueue(ctx, conn, nil)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
 	for _, name := range queues {
-		n, err := q.Clear(ctx, name)
+		n, err := conn.Clear(ctx, name)
 		if err != nil {
-			return fmt.Errorf("clearing the [%s] queue: %w", name, err)
+			return err
 		}
 		fmt.Fprintf(p.Stdout, "Cleared %d %s from the [%s] queue on connection [%s].\n", n, plural(n, "job", "jobs"), name, conn.Name)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/manager"
 )
 
 func failedCommand(p *Program) *cli.Command {
@@ -50,7 +50,7 @@ func failedCommand(p *Program) *cli.Command {
 				return err
 			}
 			filter.Limit = c.Int("limit")
-			return withFailedStore(c, p, func(ctx context.Context, _ *config.Config, store *failed.Store) error {
+			return withFailedStore(c, p, func(ctx context.Context, _ *manager.Manager, store *failed.Store) error {
 				recs, total, err := store.List(ctx, filter)
 				if err != nil {
 					return err
@@ -89,7 +89,7 @@ func failedCommand(p *Program) *cli.Command {
 // showFailed prints one failed job: its fields, its payload (indented when it is JSON) and its
 // whole exception.
 func showFailed(c *cli.Context, p *Program, id string) error {
-	return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+	return withFailedStore(c, p, func(ctx context.Context, _ *manager.Manager, store *failed.Store) error {
 		r, err := store.Find(ctx, id)
 		if errors.Is(err, failed.ErrNotFound) {
 			return withStatus(ExitError, failed.ErrNotFound)
@@ -122,14 +122,7 @@ func failedJobName(payload []byte) string {
 	if err != nil {
 		return "(unreadable payload)"
 	}
-	return jobName(pl)
-}
-
-func jobName(p *jobs.Payload) string {
-	if p.DisplayName != "" {
-		return p.DisplayName
-	}
-	return p.Job
+	return pl.ResolveName()
 }
 
 // failedRecordJSON is one line of `failed --json`.
@@ -172,7 +165,7 @@ func forgetCommand(p *Program) *cli.Command {
 			if c.NArg() != 1 {
 				return usageError("forget takes one failed job id")
 			}
-			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+			return withFailedStore(c, p, func(ctx context.Context, _ *manager.Manager, store *failed.Store) error {
 				if err := store.Forget(ctx, c.Args().First()); err != nil {
 					if errors.Is(err, failed.ErrNotFound) {
 						return withStatus(ExitError, failed.ErrNotFound)
@@ -205,7 +198,7 @@ func flushCommand(p *Program) *cli.Command {
 			if hours < 0 {
 				return usageError("--hours must be 0 (all) or more")
 			}
-			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+			return withFailedStore(c, p, func(ctx context.Context, _ *manager.Manager, store *failed.Store) error {
 				if !c.Bool("force") && isTerminal(p.Stdin) {
 					var f failed.Filter
 					if hours > 0 {

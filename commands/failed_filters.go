@@ -8,27 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/failed"
-	"github.com/qctl/qctl/migrations"
 )
-
-// failedLayout is the failed-job table's layout the config asks for: Laravel's uuid-keyed table,
-// or think-queue 3's with integer ids when [failed] uuids = false.
-func failedLayout(cfg *config.Config) failed.Layout {
-	if cfg.Failed.UUIDs {
-		return failed.LayoutLaravel
-	}
-	return failed.LayoutThink
-}
-
-// failedTarget is the migration target of the failed-job table, for `qctl migrate`.
-func failedTarget(cfg *config.Config) migrations.Target {
-	if cfg.Failed.UUIDs {
-		return migrations.Target{Kind: migrations.FailedJobs, Table: cfg.Failed.Table}
-	}
-	return migrations.Target{Kind: migrations.ThinkFailedJobs, Table: cfg.Failed.Table}
-}
 
 // filterFlags are the selection flags `failed` and `retry` share.
 func filterFlags() []cli.Flag {

@@ -7,47 +7,55 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/connectors/beanstalkqueue"
+	"github.com/qctl/qctl/manager"
 )
 
 func kickCommand(p *Program) *cli.Command {
 	return &cli.Command{
 		Name:      "kick",
 		Usage:     "put buried jobs of a beanstalkd tube back to ready (beanstalkd's kick)",
-		ArgsUsage: "<tube> [n]",
+		ArgsUsage: "[n]",
 		Description: "Moves up to n buried jobs (default: all of them) back to ready, first buried first, keeping\n" +
 			"their priority; workers then run them again with fresh tries, as `qctl retry` does for the failed\n" +
 			"store. Workers of a connection with bury_failed = true bury the jobs that fail.\n\n" +
 			"Unlike beanstalkd's own kick, each job comes back as a new job (a new id, attempts from zero):\n" +
 			"beanstalkd counts a job's attempts in its reserves, which a kick keeps, so a job out of tries\n" +
-			"would be failed again without running. Delayed jobs are never made ready early.",
+			"would be failed again without running. Delayed jobs are never made ready early.\n\n" +
+			"The tube is named with --queue, as for `qctl peek`; `qctl kick <tube> [n]` is the older form.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "connection", Usage: "the beanstalkd connection (default: the config's default)"},
+			&cli.StringFlag{Name: "queue", Usage: "the tube (default: the connection's queue)"},
+			connectionFlag(),
 		},
 		Action: func(c *cli.Context) error { return runKick(c, p) },
 	}
 }
 
 func runKick(c *cli.Context, p *Program) error {
-	if c.NArg() < 1 || c.NArg() > 2 {
-		return usageError("kick takes a tube and an optional count (see `qctl kick --help`)")
+	args := c.Args().Slice()
+	tube := c.String("queue")
+	if tube == "" && len(args) == 2 || tube == "" && len(args) == 1 && !isCount(args[0]) {
+		tube, args = args[0], args[1:] // the older form: kick <tube> [n]
 	}
-	tube, limit := c.Args().Get(0), int64(0)
-	if c.NArg() == 2 {
-		n, err := strconv.ParseInt(c.Args().Get(1), 10, 64)
+	if len(args) > 1 {
+		return usageError("kick takes an optional count; name the tube with --queue (see `qctl kick --help`)")
+	}
+	limit := int64(0)
+	if len(args) == 1 {
+		n, err := strconv.ParseInt(args[0], 10, 64)
 		if err != nil || n < 1 {
-			return usageError("kick count %q: want a positive whole number", c.Args().Get(1))
+			return usageError("kick count %q: want a positive whole number", args[0])
 		}
 		limit = n
 	}
-	ctx, cancel := stopSignals(p)
-	defer cancel()
-	q, conn, err := openBeanstalk(ctx, c, "kick")
+	ctx, q, conn, done, err := openBeanstalk(c, p, "kick")
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer done()
+	if tube == "" {
+		tube = conn.Queue
+	}
 	st, err := q.Stats(ctx, tube)
 	if err != nil {
 		return err
@@ -66,24 +74,23 @@ func runKick(c *cli.Context, p *Program) error {
 	return nil
 }
 
-// openBeanstalk opens the --connection for a beanstalkd-only command, refusing any other driver
+// isCount reports whether arg reads as kick's count rather than a tube name.
+func isCount(arg string) bool {
+	_, err := strconv.ParseInt(arg, 10, 64)
+	return err == nil
+}
+
+// openBeanstalk opens the connection for a beanstalkd-only command, refusing any other driver
 // with a usage error (exit 2) that says which driver the connection has.
-func openBeanstalk(ctx context.Context, c *cli.Context, command string) (*beanstalkqueue.Queue, config.Connection, error) {
-	_, conn, err := configAndConnection(c, c.String("connection"))
+func openBeanstalk(c *cli.Context, p *Program, command string) (context.Context, *beanstalkqueue.Queue, *manager.Conn, func(), error) {
+	ctx, conn, done, err := openConnection(c, p, -1)
 	if err != nil {
-		return nil, conn, err
+		return nil, nil, nil, nil, err
 	}
-	if conn.Driver != config.DriverBeanstalkd {
-		return nil, conn, usageError("%s is only for beanstalkd connections; connection %s is %s", command, conn.Name, conn.Driver)
-	}
-	q, err := openQueue(ctx, conn, nil)
-	if err != nil {
-		return nil, conn, err
-	}
-	bq, ok := q.(*beanstalkqueue.Queue)
+	bq, ok := conn.Backend.(*beanstalkqueue.Queue)
 	if !ok {
-		q.Close()
-		return nil, conn, fmt.Errorf("connection %s: driver %s opened a %T", conn.Name, conn.Driver, q)
+		done()
+		return nil, nil, nil, nil, usageError("%s is only for beanstalkd connections; connection %s is %s", command, conn.Name, conn.Driver)
 	}
-	return bq, conn, nil
+	return ctx, bq, conn, done, nil
 }

@@ -33,15 +33,23 @@ func listenCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "name", Value: "listen", Usage: "listener name; children are NAME-1, NAME-2, ..."},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per event (children's too)"},
 			metricsAddrFlag(),
+			connectionFlag(),
 		),
 		Action: func(c *cli.Context) error { return runListen(c, p) },
 	}
 }
 
 func runListen(c *cli.Context, p *Program) error {
-	cfg, conn, err := configAndConnection(c, c.Args().First())
+	m, err := openManager(c, p)
 	if err != nil {
 		return err
+	}
+	connName, err := connectionName(c, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Connection(connName); err != nil {
+		return usageError("%v", err)
 	}
 	backoffText, backoff, err := backoffFlag(c)
 	if err != nil {
@@ -62,8 +70,8 @@ func runListen(c *cli.Context, p *Program) error {
 
 	// The child's worker flags: the same job rules, so a job behaves alike under work and listen.
 	workArgs := []string{}
-	if c.Args().First() != "" {
-		workArgs = append(workArgs, c.Args().First())
+	if connName != "" {
+		workArgs = append(workArgs, connName)
 	}
 	if q := c.String("queue"); q != "" {
 		workArgs = append(workArgs, "--queue", q)
@@ -84,16 +92,17 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 
 	ctx := context.Background()
-	store, err := openFailed(ctx, cfg)
+	warnFailedDiscarded(p, m)
+	store, err := m.FailedLogger(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	q, err := openQueue(ctx, conn, nil)
+	conn, err := m.Open(ctx, connName)
 	if err != nil {
-		return err
+		return managerError(err)
 	}
-	defer q.Close()
+	defer conn.Close()
 
 	report := worker.TextReporter(p.Stdout)
 	if c.Bool("json") {
@@ -106,7 +115,7 @@ func runListen(c *cli.Context, p *Program) error {
 	if c.String("queue") == "" {
 		queues = []string{conn.Queue}
 	}
-	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, q, queues, func(e worker.Event) {
+	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, conn.Backend, queues, func(e worker.Event) {
 		if e.Worker == name {
 			report(e)
 		}
@@ -115,7 +124,7 @@ func runListen(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer stopMetrics()
-	l := listener.New(listener.Deps{Queue: q, Failed: store, Report: counted, Observe: counted, Stdout: p.Stdout, Stderr: p.Stderr, Memory: worker.ResidentMemory},
+	l := listener.New(listener.Deps{Queue: conn.Backend, Failed: store, Report: counted, Observe: counted, Stdout: p.Stdout, Stderr: p.Stderr, Memory: worker.ResidentMemory},
 		listener.Options{
 			Executable: exe, GlobalArgs: global, WorkArgs: workArgs, Connection: conn.Name, Name: c.String("name"),
 			Processes: c.Int("processes"), Timeout: time.Duration(c.Int("timeout")) * time.Second,

@@ -21,7 +21,7 @@ func metricsAddrFlag() cli.Flag {
 // every event is counted. The returned stop is safe to call twice; without the flag it does
 // nothing.
 func startMetrics(c *cli.Context, p *Program, s *workerSetup) (stop func(), err error) {
-	report, stop, err := serveMetrics(c, p, s.conn.Name, s.opts.Name, s.queue, s.opts.Queues, s.report)
+	report, stop, err := serveMetrics(c, p, s.conn.Name, s.opts.Name, s.conn.Backend, s.opts.Queues, s.report)
 	if err == nil {
 		s.report = report
 	}

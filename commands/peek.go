@@ -27,7 +27,7 @@ func peekCommand(p *Program) *cli.Command {
 			"the tube has no job in that state.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "queue", Usage: "the tube (default: the connection's queue)"},
-			&cli.StringFlag{Name: "connection", Usage: "the beanstalkd connection (default: the config's default)"},
+			connectionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print the job as one JSON object"},
 		},
 		Action: func(c *cli.Context) error { return runPeek(c, p) },
@@ -53,13 +53,11 @@ func runPeek(c *cli.Context, p *Program) error {
 	if c.NArg() != 1 || !slices.Contains(peekStates, state) {
 		return usageError("peek takes one state: %s (see `qctl peek --help`)", strings.Join(peekStates, ", "))
 	}
-	ctx, cancel := stopSignals(p)
-	defer cancel()
-	q, conn, err := openBeanstalk(ctx, c, "peek")
+	ctx, q, conn, done, err := openBeanstalk(c, p, "peek")
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer done()
 	tube := c.String("queue")
 	if tube == "" {
 		tube = conn.Queue
@@ -117,10 +115,8 @@ func peekedName(payload []byte) string {
 	switch {
 	case err != nil:
 		return "(not a job: " + err.Error() + ")"
-	case pl.DisplayName != "":
-		return pl.DisplayName
 	}
-	return pl.Job
+	return pl.ResolveName()
 }
 
 // prettyPayload indents a JSON payload; anything else is shown as it is.

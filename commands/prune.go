@@ -2,8 +2,8 @@ package commands
 
 import (
 	"context"
-	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/manager"
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,7 +22,7 @@ func pruneFailedCommand(p *Program) *cli.Command {
 			if c.Int("hours") < 1 {
 				return usageError("--hours must be 1 or more (use `qctl flush` to delete every failed job)")
 			}
-			return withFailedStore(c, p, func(ctx context.Context, cfg *config.Config, store *failed.Store) error {
+			return withFailedStore(c, p, func(ctx context.Context, _ *manager.Manager, store *failed.Store) error {
 				return flushOlder(ctx, p, store, c.Int("hours"))
 			})
 		},

@@ -3,20 +3,18 @@ package commands
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
-	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
-	"github.com/qctl/qctl/worker"
+	"github.com/qctl/qctl/manager"
 )
 
 func pushCommand(p *Program) *cli.Command {
@@ -27,7 +25,7 @@ func pushCommand(p *Program) *cli.Command {
 		Description: "The job is a handler name, `Name` or `Name@method`. Its data is the JSON argument, the\n" +
 			"--data-file, or standard input when that is a pipe or a file.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "connection", Usage: "connection to push to (default: the config's default)"},
+			connectionFlag(),
 			&cli.StringFlag{Name: "queue", Usage: "queue to push to (default: the connection's queue)"},
 			&cli.IntFlag{Name: "delay", Usage: "seconds before the job becomes available"},
 			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
@@ -73,103 +71,48 @@ func runPush(c *cli.Context, p *Program) error {
 		datas = []json.RawMessage{data}
 	}
 
-	cfg, conn, err := configAndConnection(c, c.String("connection"))
+	o := manager.PushOptions{
+		Queue: c.String("queue"), Delay: time.Duration(c.Int("delay")) * time.Second,
+		Tries: c.Int("tries"), Backoff: c.String("backoff"), Timeout: c.Int("timeout"),
+		Pushed: func(ids []string) {
+			var out strings.Builder
+			for _, id := range ids {
+				out.WriteString(id)
+				out.WriteByte('\n')
+			}
+			io.WriteString(p.Stdout, out.String())
+		},
+	}
+	ctx, conn, done, err := openConnection(c, p, -1)
 	if err != nil {
 		return err
 	}
-	payloads := make([][]byte, len(datas))
-	for i, data := range datas {
-		payload := newPayload(conn, name, data)
-		if n := c.Int("tries"); n > 0 {
-			payload.MaxTries = &n
-		}
-		payload.Backoff = c.String("backoff")
-		if t := c.Int("timeout"); t > 0 {
-			payload.Timeout = &t
-		}
-		raw, err := payload.Encode()
-		if err != nil {
-			return err
-		}
-		payloads[i] = raw
-	}
-	priority, withPriority := uint32(0), c.IsSet("priority")
-	if withPriority {
-		if conn.Driver != config.DriverBeanstalkd {
+	defer done()
+	if c.IsSet("priority") {
+		if !conn.CanPrioritize() {
 			return usageError("--priority is only for beanstalkd connections; connection %s is %s", conn.Name, conn.Driver)
 		}
 		if c.Uint64("priority") > math.MaxUint32 {
 			return usageError("--priority %d is out of range: beanstalkd priorities run from 0 (most urgent) to %d", c.Uint64("priority"), uint32(math.MaxUint32))
 		}
-		priority = uint32(c.Uint64("priority"))
+		priority := uint32(c.Uint64("priority"))
+		o.Priority = &priority
 	}
-	queue := c.String("queue")
+	queue := o.Queue
 	if queue == "" {
 		queue = conn.Queue
 	}
-	ctx, cancel := stopSignals(p)
-	defer cancel()
-
-	q, err := openQueue(ctx, conn, func(ctx context.Context, r *connectors.Reserved) error {
-		return runSync(ctx, p, cfg, conn.Name, r)
-	})
+	ids, err := conn.Push(ctx, name, datas, o)
 	if err != nil {
+		if len(datas) > 1 {
+			return fmt.Errorf("%w (the ids of those pushed are printed)", err)
+		}
 		return err
 	}
-	defer q.Close()
-	delay := time.Duration(c.Int("delay")) * time.Second
-	pushed := 0
-	push := func(batch [][]byte) error {
-		var ids []string
-		var err error
-		switch bulk, canBulk := q.(connectors.BulkPusher); {
-		case len(batch) > 1 && canBulk && !withPriority:
-			ids, err = bulk.PushBulk(ctx, queue, batch, delay)
-		default:
-			for _, raw := range batch {
-				var id string
-				if pp, ok := q.(priorityPusher); ok && withPriority {
-					id, err = pp.PushPriority(ctx, queue, raw, delay, priority)
-				} else {
-					id, err = q.Push(ctx, queue, raw, delay)
-				}
-				if err != nil {
-					break
-				}
-				ids = append(ids, id)
-			}
-		}
-		for _, id := range ids {
-			fmt.Fprintln(p.Stdout, id)
-		}
-		pushed += len(ids)
-		return err
-	}
-	// Bulk pushes go in chunks, so a huge file neither builds one enormous request nor loses
-	// track of what was pushed when a chunk fails.
-	const chunk = 1000
-	for start := 0; start < len(payloads); start += chunk {
-		if err := push(payloads[start:min(start+chunk, len(payloads))]); err != nil {
-			if len(payloads) > 1 {
-				return fmt.Errorf("pushing %s onto %q: %d of %d jobs pushed (their ids are printed), then: %w", name, queue, pushed, len(payloads), err)
-			}
-			return fmt.Errorf("pushing %s onto %q: %w", name, queue, err)
-		}
-	}
-	if len(payloads) > 1 {
-		fmt.Fprintf(p.Stderr, "Pushed %d %s jobs onto the [%s] queue.\n", pushed, name, queue)
+	if len(datas) > 1 {
+		fmt.Fprintf(p.Stderr, "Pushed %d %s jobs onto the [%s] queue.\n", len(ids), name, queue)
 	}
 	return nil
-}
-
-// newPayload builds the envelope the connection's PHP side pushes: think-queue 3's for a
-// format = "think" connection, so ThinkPHP workers sharing the queue read what their own
-// Queue::push writes, else Laravel's.
-func newPayload(conn config.Connection, name string, data json.RawMessage) *jobs.Payload {
-	if conn.Format == config.FormatThink {
-		return jobs.NewThinkPayload(name, data)
-	}
-	return jobs.NewPayload(name, data)
 }
 
 // readJSONLines reads --file: one job's JSON data per line, blank lines skipped. Every line is
@@ -206,11 +149,6 @@ func readJSONLines(p *Program, file string) ([]json.RawMessage, error) {
 		return nil, usageError("%s has no jobs (one JSON value per line)", file)
 	}
 	return out, nil
-}
-
-// priorityPusher is a backend whose jobs carry a priority (beanstalkd).
-type priorityPusher interface {
-	PushPriority(ctx context.Context, queue string, payload []byte, delay time.Duration, priority uint32) (string, error)
 }
 
 // pushData returns the job's JSON data from the argument, --data-file or a piped stdin, checking
@@ -262,17 +200,4 @@ func isPipeOrFile(r io.Reader) bool {
 		return false
 	}
 	return st.Mode()&os.ModeNamedPipe != 0 || st.Mode().IsRegular()
-}
-
-// runSync runs a job pushed to a sync connection here and now, through the executor a worker
-// uses, so tries, failures and the failed store behave the same.
-func runSync(ctx context.Context, p *Program, cfg *config.Config, connName string, r *connectors.Reserved) error {
-	store, err := openFailed(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	w := worker.New(worker.Deps{Handlers: registry(p, cfg), Failed: store, Report: worker.TextReporter(p.Stderr)},
-		worker.Options{Connection: connName, Tries: 1})
-	return w.RunOne(ctx, r)
 }

@@ -2,12 +2,8 @@ package commands
 
 import (
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/qctl/qctl/connectors"
 )
 
 func restartCommand(p *Program) *cli.Command {
@@ -15,25 +11,15 @@ func restartCommand(p *Program) *cli.Command {
 		Name:      "restart",
 		Usage:     "tell every worker of a connection to exit after its current job (queue:restart)",
 		ArgsUsage: "[connection]",
+		Flags:     []cli.Flag{connectionFlag()},
 		Action: func(c *cli.Context) error {
-			_, conn, err := configAndConnection(c, c.Args().First())
+			ctx, conn, done, err := openConnection(c, p, 0)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := stopSignals(p)
-			defer cancel()
-			q, err := openQueue(ctx, conn, nil)
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			rs, ok := q.(connectors.Restarter)
-			if !ok {
-				return usageError("connection %q (%s) has no shared store for the restart signal", conn.Name, conn.Driver)
-			}
-			// Unix nanoseconds, so two restarts within one second still differ.
-			if err := rs.BroadcastRestart(ctx, strconv.FormatInt(time.Now().UnixNano(), 10)); err != nil {
-				return fmt.Errorf("broadcasting the restart signal on %q: %w", conn.Name, err)
+			defer done()
+			if err := conn.Restart(ctx); err != nil {
+				return managerError(err)
 			}
 			fmt.Fprintln(p.Stdout, "Broadcasting queue restart signal.")
 			return nil

@@ -3,23 +3,17 @@ package commands
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/qctl/qctl/config"
-	"github.com/qctl/qctl/connectors"
-	"github.com/qctl/qctl/connectors/dbqueue"
-	"github.com/qctl/qctl/connectors/nullqueue"
-	"github.com/qctl/qctl/connectors/syncqueue"
 	"github.com/qctl/qctl/failed"
-	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/manager"
 )
 
 const defaultConfigPath = "queue.toml"
@@ -44,107 +38,82 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	return nil, usageError("%v", err)
 }
 
-// configAndConnection loads --config and resolves a connection name ("" = the default): the
-// start of every command that talks to one connection.
-func configAndConnection(c *cli.Context, name string) (*config.Config, config.Connection, error) {
+// openManager loads --config and returns the service layer over it, with the program's handlers.
+func openManager(c *cli.Context, p *Program) (*manager.Manager, error) {
 	cfg, err := loadConfig(c)
 	if err != nil {
-		return nil, config.Connection{}, err
+		return nil, err
 	}
-	conn, err := connection(cfg, name)
-	return cfg, conn, err
+	return manager.New(cfg, manager.Options{Handlers: p.Handlers, Output: p.Stderr}), nil
+}
+
+// connectionFlag is --connection, which every command that acts on one connection takes, beside
+// the positional [connection] that artisan's queue commands take.
+func connectionFlag() cli.Flag {
+	return &cli.StringFlag{Name: "connection", Usage: "the connection `NAME` (default: the config's default); the same as the [connection] argument"}
+}
+
+// connectionName is the connection a command names: its positional [connection] argument (at
+// index arg, -1 when the command takes none) or --connection; giving two different ones is a
+// usage error.
+func connectionName(c *cli.Context, arg int) (string, error) {
+	flag := c.String("connection")
+	if arg < 0 || c.Args().Get(arg) == "" {
+		return flag, nil
+	}
+	if pos := c.Args().Get(arg); flag != "" && flag != pos {
+		return "", usageError("connection %q given twice, as an argument and as --connection %q: name it once", pos, flag)
+	}
+	return c.Args().Get(arg), nil
+}
+
+// openConnection loads the config and opens the connection the command names (see
+// connectionName), with a context that the first TERM or INT cancels.
+func openConnection(c *cli.Context, p *Program, arg int) (context.Context, *manager.Conn, func(), error) {
+	m, err := openManager(c, p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name, err := connectionName(c, arg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := m.Connection(name); err != nil {
+		return nil, nil, nil, usageError("%v", err)
+	}
+	ctx, cancel := stopSignals(p)
+	conn, err := m.Open(ctx, name)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, managerError(err)
+	}
+	return ctx, conn, func() { conn.Close(); cancel() }, nil
+}
+
+// managerError turns the service layer's usage mistakes (an unknown connection, a disabled failed
+// store, an ability the backend lacks) into exit status 2; anything else stays an error (1).
+func managerError(err error) error {
+	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) || errors.Is(err, manager.ErrNotSupported) {
+		return usageError("%v", err)
+	}
+	return err
 }
 
 // withFailedStore runs fn with the failed-job store open and a context that the first TERM or
 // INT cancels: the frame of every failed-job command.
-func withFailedStore(c *cli.Context, p *Program, fn func(ctx context.Context, cfg *config.Config, store *failed.Store) error) error {
-	cfg, err := loadConfig(c)
+func withFailedStore(c *cli.Context, p *Program, fn func(ctx context.Context, m *manager.Manager, store *failed.Store) error) error {
+	m, err := openManager(c, p)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := stopSignals(p)
 	defer cancel()
-	store, err := openFailed(ctx, cfg)
+	store, err := m.OpenFailed(ctx)
 	if err != nil {
-		return err
+		return managerError(err)
 	}
 	defer store.Close()
-	return fn(ctx, cfg, store)
-}
-
-// connection resolves a connection name ("" = the default) and reports an unknown one as a
-// usage error that names the known ones.
-func connection(cfg *config.Config, name string) (config.Connection, error) {
-	conn, err := cfg.Connection(name)
-	if err != nil {
-		return config.Connection{}, usageError("%v", err)
-	}
-	return conn, nil
-}
-
-// openQueue connects to conn's backend. run executes jobs pushed to a sync connection.
-func openQueue(ctx context.Context, conn config.Connection, run syncqueue.RunFunc) (connectors.Queue, error) {
-	var (
-		q   connectors.Queue
-		err error
-	)
-	switch conn.Driver {
-	case config.DriverDatabase:
-		q, err = dbqueue.Open(ctx, dbqueue.Options{
-			Dialect: conn.Dialect, DSN: conn.DSN, Table: conn.Table, RetryAfter: conn.RetryAfter,
-			Format: conn.Format, AutoMigrate: conn.Dialect == "sqlite",
-			CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix,
-		})
-	case config.DriverSync:
-		q = syncqueue.New(run)
-	case config.DriverNull:
-		q = nullqueue.New()
-	default:
-		q, err = openServerQueue(ctx, conn)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, err)
-	}
-	return q, nil
-}
-
-// openFailed opens the failed-job store in the layout the config names (Laravel's uuid table, or
-// think-queue's with `uuids = false`); on SQLite it creates its table on first use.
-func openFailed(ctx context.Context, cfg *config.Config) (*failed.Store, error) {
-	f := cfg.Failed
-	if f.Driver == config.DriverNull {
-		return nil, usageError("the failed-job store is disabled ([failed] driver = \"null\"): failed jobs are discarded")
-	}
-	return failed.Open(ctx, failed.Options{
-		Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, Layout: failedLayout(cfg), AutoMigrate: f.Dialect == "sqlite",
-	})
-}
-
-// registry returns the program's Go handlers plus the exec handlers declared in the config.
-func registry(p *Program, cfg *config.Config) *jobs.Registry {
-	reg := jobs.NewRegistry()
-	for _, name := range p.Handlers.Names() {
-		h, _ := p.Handlers.Lookup(&jobs.Payload{Job: name})
-		reg.Register(name, h)
-	}
-	for name, h := range cfg.Handlers {
-		handler := jobs.Exec(jobs.ExecSpec{
-			Command: h.Command, Dir: h.Dir, Env: h.Env, Stdin: jobs.ExecStdin(h.Stdin), Stdout: p.Stderr, Stderr: p.Stderr,
-		})
-		if h.Timeout > 0 {
-			handler = withTimeout(handler, h.Timeout)
-		}
-		reg.Register(name, handler)
-	}
-	return reg
-}
-
-func withTimeout(h jobs.Handler, d time.Duration) jobs.Handler {
-	return func(ctx context.Context, job *jobs.Job) error {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		return h(ctx, job)
-	}
+	return fn(ctx, m, store)
 }
 
 // stopSignals returns a context cancelled by the first TERM, INT or QUIT, for commands that just

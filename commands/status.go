@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,9 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
-	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/manager"
 )
 
 func statusCommand(p *Program) *cli.Command {
@@ -30,6 +28,7 @@ func statusCommand(p *Program) *cli.Command {
 			"the failed-job store's records for the queue name (any connection).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "queue", Usage: "show only these queues: `a,b`"},
+			connectionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per snapshot"},
 			&cli.GenericFlag{Name: "watch", Value: watch,
 				Usage: "redraw every 2s until interrupted; `--watch 5s` or --watch=5s for another interval"},
@@ -79,26 +78,6 @@ func (w *watchValue) Set(s string) error {
 	return nil
 }
 
-// queueStatus is one row of `qctl status`.
-type queueStatus struct {
-	Queue    string   `json:"queue"`
-	Ready    int64    `json:"ready"`
-	Delayed  int64    `json:"delayed"`
-	Reserved int64    `json:"reserved"`
-	Buried   int64    `json:"buried"`
-	OldestS  *float64 `json:"oldest_ready_age_s"` // null when nothing is ready or its age is unknown
-	Failed   *int64   `json:"failed"`             // null when the failed store could not be read
-}
-
-// statusSnapshot is everything one round of `qctl status` shows.
-type statusSnapshot struct {
-	Connection string        `json:"connection"`
-	Driver     string        `json:"driver"`
-	Time       time.Time     `json:"time"`
-	Queues     []queueStatus `json:"queues"`
-	FailedNote string        `json:"failed_note,omitempty"` // why the failed counts are missing
-}
-
 func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 	cfg, err := loadConfig(c)
 	if err != nil {
@@ -121,24 +100,26 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 	if len(args) == 1 {
 		name = args[0]
 	}
-	conn, err := connection(cfg, name)
-	if err != nil {
-		return err
+	if c.String("connection") != "" && name != "" && c.String("connection") != name {
+		return usageError("connection %q given twice, as an argument and as --connection %q: name it once", name, c.String("connection"))
+	}
+	if name == "" {
+		name = c.String("connection")
+	}
+	m := manager.New(cfg, manager.Options{Handlers: p.Handlers, Output: p.Stderr})
+	if _, err := m.Connection(name); err != nil {
+		return usageError("%v", err)
 	}
 	ctx, cancel := stopSignals(p)
 	defer cancel()
-	q, err := openQueue(ctx, conn, nil)
+	conn, err := m.Open(ctx, name)
 	if err != nil {
-		return err
+		return managerError(err)
 	}
-	defer q.Close()
-	inspector, ok := q.(connectors.Inspector)
-	if !ok {
-		return fmt.Errorf("connection %q (%s) cannot report queue statistics", conn.Name, conn.Driver)
-	}
+	defer conn.Close()
 	var store *failed.Store
 	var failedNote string
-	if store, err = openFailed(ctx, cfg); err != nil {
+	if store, err = m.OpenFailed(ctx); err != nil {
 		store, failedNote = nil, "failed counts unavailable: "+err.Error()
 	} else {
 		defer store.Close()
@@ -152,7 +133,7 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 
 	terminal := isTerminal(p.Stdout) && !c.Bool("json")
 	for first := true; ; first = false {
-		snap, err := takeSnapshot(ctx, conn, inspector, store, only)
+		snap, err := conn.Snapshot(ctx, store, only)
 		snap.FailedNote = failedNote
 		switch {
 		case err != nil && ctx.Err() != nil && !first:
@@ -191,46 +172,10 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 	}
 }
 
-// takeSnapshot reads every shown queue once. only, when set, names the queues; otherwise they are
-// the connection's queue plus whatever the backend lists.
-func takeSnapshot(ctx context.Context, conn config.Connection, in connectors.Inspector, store *failed.Store, only []string) (statusSnapshot, error) {
-	snap := statusSnapshot{Connection: conn.Name, Driver: conn.Driver, Time: time.Now()}
-	names := only
-	if len(names) == 0 {
-		listed, err := in.Queues(ctx)
-		if err != nil {
-			return snap, fmt.Errorf("listing the queues of connection %q: %w", conn.Name, err)
-		}
-		names = append(listed, conn.Queue)
-		slices.Sort(names)
-		names = slices.Compact(names)
-	}
-	for _, name := range names {
-		st, err := in.QueueStats(ctx, name)
-		if err != nil {
-			return snap, fmt.Errorf("reading queue %q of connection %q: %w", name, conn.Name, err)
-		}
-		row := queueStatus{Queue: name, Ready: st.Ready, Delayed: st.Delayed, Reserved: st.Reserved, Buried: st.Buried}
-		if st.Ready > 0 && !st.OldestReady.IsZero() {
-			age := max(snap.Time.Sub(st.OldestReady), 0).Seconds()
-			row.OldestS = &age
-		}
-		if store != nil {
-			_, n, err := store.List(ctx, failed.Filter{Queue: name, Limit: 1})
-			if err != nil {
-				return snap, fmt.Errorf("counting failed jobs of queue %q: %w", name, err)
-			}
-			row.Failed = &n
-		}
-		snap.Queues = append(snap.Queues, row)
-	}
-	return snap, nil
-}
-
 // writeStatusTable prints snap as an aligned table; the buried column appears only when a queue
 // has buried jobs (beanstalkd).
-func writeStatusTable(w io.Writer, snap statusSnapshot) {
-	buried := slices.ContainsFunc(snap.Queues, func(q queueStatus) bool { return q.Buried > 0 })
+func writeStatusTable(w io.Writer, snap manager.Snapshot) {
+	buried := slices.ContainsFunc(snap.Queues, func(q manager.QueueStatus) bool { return q.Buried > 0 })
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	header := "QUEUE\tREADY\tDELAYED\tRESERVED\t"
 	if buried {

@@ -9,10 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/listener"
+	"github.com/qctl/qctl/manager"
 	"github.com/qctl/qctl/worker"
 )
 
@@ -55,41 +55,46 @@ func workerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
 		metricsAddrFlag(),
+		connectionFlag(),
 	)
 }
 
 // workerSetup is everything a worker needs, opened from the config and flags.
 type workerSetup struct {
-	conn   config.Connection
-	queue  connectors.Queue
-	failed failedStore
-	opts   worker.Options
-	report worker.Reporter
+	conn     *manager.Conn
+	failed   manager.FailedLogger
+	handlers *jobs.Registry
+	opts     worker.Options
+	report   worker.Reporter
 }
 
 func (s *workerSetup) close() {
-	if s.queue != nil {
-		s.queue.Close()
+	if s.conn != nil {
+		s.conn.Close()
 	}
 	if s.failed != nil {
 		s.failed.Close()
 	}
 }
 
-func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, *jobs.Registry, error) {
-	cfg, err := loadConfig(c)
+func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, error) {
+	m, err := openManager(c, p)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opts, err := workerOptions(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	conn, err := connection(cfg, c.Args().First())
+	name, err := connectionName(c, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	s := &workerSetup{conn: conn}
+	conn, err := m.Connection(name)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	s := &workerSetup{handlers: m.Handlers()}
 	opts.Connection, opts.Lease, opts.BlockFor, opts.BuryFailed = conn.Name, conn.RetryAfter, conn.BlockFor, conn.BuryFailed
 	if len(opts.Queues) == 0 {
 		opts.Queues = []string{conn.Queue}
@@ -101,20 +106,30 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		s.report = worker.TextReporter(p.Stdout)
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
-	reg := registry(p, cfg)
-	if s.failed, err = openFailedFor(ctx, cfg); err != nil {
-		return nil, nil, err
+	warnFailedDiscarded(p, m)
+	// A `listen` child opens the failed store only when a job fails: its listener has opened and
+	// checked it already, and a child per job should not pay a connection it rarely needs.
+	if s.failed, err = m.FailedLogger(ctx, listener.ChildReporter() != nil); err != nil {
+		return nil, err
 	}
-	if s.queue, err = openQueue(ctx, conn, nil); err != nil {
+	if s.conn, err = m.Open(ctx, name); err != nil {
 		s.close()
-		return nil, nil, err
+		return nil, managerError(err)
 	}
-	return s, reg, nil
+	return s, nil
+}
+
+// warnFailedDiscarded says once, at a worker's start, that failed jobs will be dropped, as
+// Laravel's null failer does silently: an operator reading the log should know.
+func warnFailedDiscarded(p *Program, m *manager.Manager) {
+	if m.FailedDiscarded() && listener.ChildReporter() == nil {
+		fmt.Fprintln(p.Stderr, `qctl: warning: [failed] driver = "null": jobs that fail are discarded, not recorded`)
+	}
 }
 
 func runWork(c *cli.Context, p *Program) error {
 	ctx := context.Background()
-	s, reg, err := openWorker(ctx, c, p)
+	s, err := openWorker(ctx, c, p)
 	if err != nil {
 		return err
 	}
@@ -124,10 +139,10 @@ func runWork(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer stopMetrics()
-	if _, ok := s.queue.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
+	if _, ok := s.conn.Backend.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
+	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
 	if !c.Bool("json") {
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}

@@ -155,3 +155,9 @@ type Inspector interface {
 	// where the backend keeps empty ones while clients use them (beanstalkd's tubes), those too.
 	Queues(ctx context.Context) ([]string, error)
 }
+
+// PriorityPusher pushes a job with a priority of its own (beanstalkd orders ready jobs by it:
+// lower is more urgent), for `qctl push --priority`.
+type PriorityPusher interface {
+	PushPriority(ctx context.Context, queue string, payload []byte, delay time.Duration, priority uint32) (id string, err error)
+}

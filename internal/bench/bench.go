@@ -57,6 +57,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// StallAfter aborts a phase that makes no progress for this long; 0 means a minute.
 	StallAfter time.Duration
+	// Encode builds a job's payload the way the connection's pushes do (the manager's
+	// Conn.Payload); nil means a Laravel payload.
+	Encode func(job string, data json.RawMessage) ([]byte, error)
 }
 
 // Throughput is the result of a phase that moves Jobs jobs as fast as it can.
@@ -185,6 +188,9 @@ func (b *bench) payload(pushedAt time.Time) ([]byte, error) {
 	data, err := json.Marshal(benchData{T: pushedAt.UnixNano(), Pad: strings.Repeat("x", b.opts.PayloadBytes)})
 	if err != nil {
 		return nil, err
+	}
+	if b.opts.Encode != nil {
+		return b.opts.Encode(jobName, data)
 	}
 	return jobs.NewPayload(jobName, data).Encode()
 }

@@ -1,0 +1,72 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/failed"
+)
+
+// QueueStatus is one queue's jobs by state at one moment, as `qctl status` shows a row.
+type QueueStatus struct {
+	Queue    string   `json:"queue"`
+	Ready    int64    `json:"ready"`
+	Delayed  int64    `json:"delayed"`
+	Reserved int64    `json:"reserved"`
+	Buried   int64    `json:"buried"`
+	OldestS  *float64 `json:"oldest_ready_age_s"` // null when nothing is ready or its age is unknown
+	Failed   *int64   `json:"failed"`             // null when the failed store could not be read
+}
+
+// Snapshot is every shown queue of one connection at one moment.
+type Snapshot struct {
+	Connection string        `json:"connection"`
+	Driver     string        `json:"driver"`
+	Time       time.Time     `json:"time"`
+	Queues     []QueueStatus `json:"queues"`
+	FailedNote string        `json:"failed_note,omitempty"` // why the failed counts are missing
+}
+
+// Snapshot reads every shown queue once: only, when set, names the queues; otherwise they are
+// the connection's queue plus whatever the backend lists. store, when not nil, gives each queue's
+// failed count. It wraps ErrNotSupported when the backend cannot report statistics.
+func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string) (Snapshot, error) {
+	snap := Snapshot{Connection: c.Name, Driver: c.Driver, Time: time.Now()}
+	in, ok := c.Backend.(connectors.Inspector)
+	if !ok {
+		return snap, fmt.Errorf("%w: connection %q (%s) cannot report queue statistics", ErrNotSupported, c.Name, c.Driver)
+	}
+	names := only
+	if len(names) == 0 {
+		listed, err := in.Queues(ctx)
+		if err != nil {
+			return snap, fmt.Errorf("listing the queues of connection %q: %w", c.Name, err)
+		}
+		names = append(listed, c.Queue)
+		slices.Sort(names)
+		names = slices.Compact(names)
+	}
+	for _, name := range names {
+		st, err := in.QueueStats(ctx, name)
+		if err != nil {
+			return snap, fmt.Errorf("reading queue %q of connection %q: %w", name, c.Name, err)
+		}
+		row := QueueStatus{Queue: name, Ready: st.Ready, Delayed: st.Delayed, Reserved: st.Reserved, Buried: st.Buried}
+		if st.Ready > 0 && !st.OldestReady.IsZero() {
+			age := max(snap.Time.Sub(st.OldestReady), 0).Seconds()
+			row.OldestS = &age
+		}
+		if store != nil {
+			_, n, err := store.List(ctx, failed.Filter{Queue: name, Limit: 1})
+			if err != nil {
+				return snap, fmt.Errorf("counting failed jobs of queue %q: %w", name, err)
+			}
+			row.Failed = &n
+		}
+		snap.Queues = append(snap.Queues, row)
+	}
+	return snap, nil
+}
