@@ -125,6 +125,3 @@ func newApp(p *Program) *cli.App {
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	return usageError("%v (see `qctl %s --help`)", err, c.Command.FullName())
 }
-
-// stdout and stderr give commands the program's writers.
-func (p *Program) out() io.Writer { return p.Stdout }

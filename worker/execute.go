@@ -266,12 +266,7 @@ func (w *Worker) finishContext() (context.Context, context.CancelFunc) {
 func exceptionText(err error) string { return err.Error() }
 
 // jobName is the name shown in output: Laravel's displayName, else the job string.
-func jobName(p *jobs.Payload) string {
-	if p.DisplayName != "" {
-		return p.DisplayName
-	}
-	return p.Job
-}
+func jobName(p *jobs.Payload) string { return p.ResolveName() }
 
 // RunOne runs one job outside the loop (the sync driver does, in the pushing process) and returns
 // why it did not succeed, if it did not. The job is not deleted: a sync job is never stored.
