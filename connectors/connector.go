@@ -161,3 +161,26 @@ type Inspector interface {
 type PriorityPusher interface {
 	PushPriority(ctx context.Context, queue string, payload []byte, delay time.Duration, priority uint32) (id string, err error)
 }
+
+// ErrConflict means a change was refused because the state it depended on had changed (another
+// process got there first); nothing was written.
+var ErrConflict = errors.New("conflicting change")
+
+// Statement is one SQL statement with its arguments, in the ? placeholder style, run by a
+// TxPusher inside its push transaction.
+type Statement struct {
+	SQL  string
+	Args []any
+	// Expect is how many rows the statement must change, or -1 for any number.
+	Expect int64
+}
+
+// TxPusher is a SQL backend that can push jobs and change other tables of its own database in one
+// transaction, so `qctl retry` queues a failed job and forgets its record together: a crash in
+// between can leave neither state half done.
+type TxPusher interface {
+	// SharesDatabase reports whether dialect and dsn name the backend's own database.
+	SharesDatabase(dialect, dsn string) bool
+	// PushBulkWith pushes payloads as PushBulk does and runs also in the same transaction.
+	PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...Statement) ([]string, error)
+}

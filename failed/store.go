@@ -53,6 +53,7 @@ type Options struct {
 type Store struct {
 	db      *gorm.DB
 	dialect string
+	dsn     string // as configured, for Database; "" for a store made with New
 	table   string // quoted for the dialect
 	name    string // as configured, for messages
 	layout  layout
@@ -90,6 +91,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}
 	s := New(db, o.Dialect, o.Table, o.Now)
+	s.dsn = o.DSN
 	l.textTime = s.layout.textTime
 	s.layout = l
 	return s, nil

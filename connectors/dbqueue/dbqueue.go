@@ -56,6 +56,7 @@ type Options struct {
 type Queue struct {
 	db         *sql.DB
 	dialect    string
+	dsn        string // as configured, for SharesDatabase
 	table      string
 	signals    string
 	retryAfter int64 // seconds; 0 = reservations never lapse
@@ -76,6 +77,7 @@ var (
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
+	_ connectors.TxPusher      = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -84,6 +86,7 @@ var (
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{
 		dialect:    o.Dialect,
+		dsn:        o.DSN,
 		table:      o.Table,
 		signals:    o.SignalsTable,
 		retryAfter: ceilSeconds(o.RetryAfter),

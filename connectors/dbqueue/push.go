@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
 )
 
@@ -89,6 +90,16 @@ func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay ti
 // PushBulk inserts payloads in multi-row INSERTs inside one transaction, so either every job is
 // pushed or none, and returns their ids in payload order.
 func (q *Queue) PushBulk(ctx context.Context, queue string, payloads [][]byte, delay time.Duration) (ids []string, err error) {
+	return q.PushBulkWith(ctx, queue, payloads, delay)
+}
+
+// SharesDatabase reports whether dialect and dsn name this queue's own database.
+func (q *Queue) SharesDatabase(dialect, dsn string) bool { return dialect == q.dialect && dsn == q.dsn }
+
+// PushBulkWith is PushBulk that also runs also in its transaction, after the INSERTs: the jobs
+// and those changes commit together or not at all. A statement whose Expect is not -1 and that
+// changes another number of rows rolls everything back with ErrConflict.
+func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...connectors.Statement) (ids []string, err error) {
 	if len(payloads) == 0 {
 		return nil, nil
 	}
@@ -116,6 +127,15 @@ func (q *Queue) PushBulk(ctx context.Context, queue string, payloads [][]byte, d
 		}
 		ids = append(ids, got...)
 		start = end
+	}
+	for _, st := range also {
+		res, err := tx.ExecContext(ctx, sqldb.Placeholders(q.dialect, st.SQL), st.Args...)
+		if err != nil {
+			return nil, q.fail("push bulk", err)
+		}
+		if n, err := res.RowsAffected(); st.Expect >= 0 && (err != nil || n != st.Expect) {
+			return nil, fmt.Errorf("%w: %d rows changed, want %d", connectors.ErrConflict, n, st.Expect)
+		}
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, q.fail("push bulk", err)
