@@ -184,3 +184,12 @@ type TxPusher interface {
 	// PushBulkWith pushes payloads as PushBulk does and runs also in the same transaction.
 	PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...Statement) ([]string, error)
 }
+
+// OncePusher pushes each job at most once per token, remembered by the backend itself, so a
+// retry repeated after a crash queues no failed job twice where no transaction can cover the
+// queue and the failed store together (Redis).
+type OncePusher interface {
+	// PushOnce pushes payloads[i] unless tokens[i] was pushed before, and returns the ids in
+	// order, "" for each payload skipped.
+	PushOnce(ctx context.Context, queue string, payloads [][]byte, tokens []string) ([]string, error)
+}

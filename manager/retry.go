@@ -207,6 +207,20 @@ func (r *retrier) push(ctx context.Context, connection, queue string, recs []fai
 		}
 		return recs, nil, true
 	}
+	if once, ok := c.Backend.(connectors.OncePusher); ok {
+		// Each failure is pushed once however often the retry is repeated: a job already
+		// pushed by a retry that died before forgetting it is skipped and now forgotten.
+		tokens := make([]string, len(recs))
+		for i, rec := range recs {
+			tokens[i] = RetryToken(rec)
+		}
+		ids, err := once.PushOnce(ctx, queue, payloads, tokens)
+		if err != nil {
+			refuse(recs[len(ids):], fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
+			return recs[:len(ids)], refused, false
+		}
+		return recs, nil, false
+	}
 	if len(recs) > 1 {
 		// All or nothing on the database driver (one transaction). On Redis a failure part way
 		// leaves some pushed and all listed: retrying them again runs those twice, but none is lost.
@@ -223,6 +237,12 @@ func (r *retrier) push(ctx context.Context, connection, queue string, recs []fai
 		return nil, refused, false
 	}
 	return recs, nil, false
+}
+
+// RetryToken names one failure of a job for connectors.OncePusher: a job that fails again after its retry is a new
+// failure (a new row), which a later retry must push again.
+func RetryToken(rec failed.Record) string {
+	return fmt.Sprintf("%s:%d:%d", rec.ID, rec.RowID, rec.FailedAt.Unix())
 }
 
 // target opens (once) the connection a job failed on. A connection no longer in the config, or

@@ -88,6 +88,7 @@ type keysOrErr struct {
 var (
 	_ connectors.Queue         = (*Queue)(nil)
 	_ connectors.BatchPopper   = (*Queue)(nil)
+	_ connectors.OncePusher    = (*Queue)(nil)
 	_ connectors.BatchDeleter  = (*Queue)(nil)
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.Waiter        = (*Queue)(nil)
