@@ -117,6 +117,7 @@ func openFailed(ctx context.Context, cfg *config.Config) (*failed.Store, error) 
 	}
 	return failed.Open(ctx, failed.Options{
 		Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, Layout: failedLayout(cfg), AutoMigrate: f.Dialect == "sqlite",
+		Location: cfg.Timezone,
 	})
 }
 
