@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -31,8 +30,7 @@ func restartCommand(p *Program) *cli.Command {
 			if !ok {
 				return usageError("connection %q (%s) has no shared store for the restart signal", conn.Name, conn.Driver)
 			}
-			// Unix nanoseconds, so two restarts within one second still differ.
-			if err := rs.BroadcastRestart(ctx, strconv.FormatInt(time.Now().UnixNano(), 10)); err != nil {
+			if _, err := connectors.BroadcastRestartAt(ctx, rs, time.Now()); err != nil {
 				return fmt.Errorf("broadcasting the restart signal on %q: %w", conn.Name, err)
 			}
 			fmt.Fprintln(p.Stdout, "Broadcasting queue restart signal.")
