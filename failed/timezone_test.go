@@ -24,21 +24,12 @@ func shanghai(t *testing.T) *time.Location {
 // storedText reads the time column of the row whose id column is id, as the database prints it.
 func (ref tableRef) storedText(t *testing.T, col, idCol, id string) string {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), ref.dialect, ref.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	}()
 	cast := "CAST(" + col + " AS TEXT)"
 	if ref.dialect == sqldb.MySQL {
 		cast = "CAST(" + col + " AS CHAR)"
 	}
 	var text string
-	if err := db.Raw("SELECT "+cast+" FROM "+sqldb.Quote(ref.dialect, ref.table)+" WHERE "+idCol+" = ?", id).Row().Scan(&text); err != nil {
+	if err := ref.db(t).Raw("SELECT "+cast+" FROM "+sqldb.Quote(ref.dialect, ref.table)+" WHERE "+idCol+" = ?", id).Row().Scan(&text); err != nil {
 		t.Fatal(err)
 	}
 	return text
@@ -123,13 +114,7 @@ func TestTimezoneUnixFailTime(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			ref := newTable(t, d)
-			idCol := map[string]string{
-				"sqlite":   "id integer PRIMARY KEY AUTOINCREMENT NOT NULL",
-				"postgres": "id serial PRIMARY KEY",
-				"mysql":    "id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY",
-			}[d.name]
-			ref.exec(t, "CREATE TABLE {{table}} ("+idCol+", connection text NOT NULL, queue text NOT NULL, payload text NOT NULL, exception text NOT NULL, fail_time int NOT NULL)")
+			ref := unixFailTimeTable(t, d)
 			c := &clock{now: time.Unix(1796287684, 0)}
 			s, err := failed.Open(ctx, failed.Options{Dialect: d.name, DSN: ref.dsn, Table: ref.table, Layout: failed.LayoutThink, Now: c.Now, Location: loc})
 			if err != nil {
