@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,6 +195,33 @@ func TestRestartStopsEveryWorkerAfterItsJob(t *testing.T) {
 		if !strings.Contains(p.stdout.String(), "restart") {
 			t.Errorf("stop reason not reported:\n%s", p.stdout)
 		}
+	}
+}
+
+// TestRestartStoresUnixSeconds: `qctl restart` stores Unix seconds, as `php artisan
+// queue:restart` does, and a second restart right after the first stores a later value.
+func TestRestartStoresUnixSeconds(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	e.ok("migrate")
+	start := time.Now().Unix()
+	var values []int64
+	for range 2 {
+		expect(t, e.ok("restart"), 0, "Broadcasting queue restart signal.")
+		q, err := dbqueue.Open(context.Background(), dbqueue.Options{Dialect: "sqlite", DSN: filepath.Join(e.dir, "qctl.db"), Table: "jobs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := q.RestartSignal(context.Background())
+		q.Close()
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if err != nil || perr != nil {
+			t.Fatalf("restart signal = %q, %v; want a number", v, err)
+		}
+		values = append(values, n)
+	}
+	// Two restarts take well under a minute; a value past that is not in seconds.
+	if values[0] < start || values[1] <= values[0] || values[1] > time.Now().Unix()+60 {
+		t.Errorf("restart values %v, want increasing Unix seconds from %d", values, start)
 	}
 }
 

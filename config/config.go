@@ -58,6 +58,10 @@ type Config struct {
 	Failed      Failed                // where failed jobs are logged
 	Handlers    map[string]Handler    // exec handlers keyed by job name; Handler.Name repeats the key
 	Path        string                // file the config came from; "" for Default() and Load
+	// Timezone is the zone failed-job times are written and read in (key "timezone", an IANA
+	// name; default UTC): the PHP side's, Laravel's app.timezone or ThinkPHP's
+	// default_timezone, because failed_at and fail_time keep a wall clock without a zone.
+	Timezone *time.Location
 }
 
 // Connection is one queue backend. Only the fields of its driver are meaningful; a file that sets

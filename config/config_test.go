@@ -124,6 +124,9 @@ func TestGoodFixtures(t *testing.T) {
 		"failed_dialect_only": func(t *testing.T, c *Config) {
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverDatabase, Dialect: DialectPostgres, DSN: "host=127.0.0.1 dbname=test", Table: "failed_jobs", UUIDs: true})
 		},
+		"timezone": func(t *testing.T, c *Config) {
+			equal(t, "Timezone", c.Timezone.String(), "Asia/Shanghai")
+		},
 		"failed_null": func(t *testing.T, c *Config) {
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverNull, UUIDs: true})
 		},
@@ -205,6 +208,7 @@ func TestShippedConfig(t *testing.T) {
 	}
 	equal(t, "default connection", def, Default().Connections["database"])
 	equal(t, "Failed", cfg.Failed, Default().Failed)
+	equal(t, "Timezone", cfg.Timezone, time.UTC)
 	equal(t, "Names", cfg.Names(), []string{"beanstalkd", "database", "mysql", "null", "pgsql", "redis", "sync"})
 	equal(t, "redis.Addr", must(t, cfg, "redis").Addr, "127.0.0.1:6379")
 	equal(t, "pgsql.DSN", must(t, cfg, "pgsql").DSN, "host=127.0.0.1 user=postgres dbname=test sslmode=disable")
@@ -225,6 +229,7 @@ func TestDefault(t *testing.T) {
 		}},
 		Failed:   Failed{Driver: DriverDatabase, Dialect: DialectSQLite, DSN: "qctl.db", Table: "failed_jobs", UUIDs: true},
 		Handlers: map[string]Handler{},
+		Timezone: time.UTC,
 	})
 	// Each call returns a fresh value, so a caller changing its copy cannot change the next one.
 	c.Connections["database"] = Connection{}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // so "timezone" resolves in containers that have no /usr/share/zoneinfo
 
 	"github.com/BurntSushi/toml"
 )
@@ -70,6 +71,8 @@ func (d *decoder) document(doc map[string]any) *Config {
 			}
 		case "failed":
 			failedTable = d.table(path, doc[key])
+		case "timezone":
+			cfg.Timezone = d.timezone(path, doc[key])
 		case "handlers":
 			handlers := d.table(path, doc[key])
 			for _, name := range sortedKeys(handlers) {
@@ -86,7 +89,24 @@ func (d *decoder) document(doc map[string]any) *Config {
 	}
 	d.resolveDefault(cfg)
 	cfg.Failed = d.failed(failedTable, cfg)
+	if cfg.Timezone == nil {
+		cfg.Timezone = time.UTC
+	}
 	return cfg
+}
+
+// timezone reads an IANA zone name such as "Asia/Shanghai"; "" means the default, UTC.
+func (d *decoder) timezone(path []string, v any) *time.Location {
+	name := d.str(path, v)
+	if name == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		d.fail(path, "unknown time zone %q (want an IANA name such as \"UTC\" or \"Asia/Shanghai\", as in PHP's config/app.php)", name)
+		return nil
+	}
+	return loc
 }
 
 // sharedKeys are the connection keys with one meaning for every driver that lists them.

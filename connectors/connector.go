@@ -124,7 +124,9 @@ type LeaseExtender interface {
 type Restarter interface {
 	// RestartSignal returns the stored value, or "" when no restart was ever broadcast.
 	RestartSignal(ctx context.Context) (string, error)
-	// BroadcastRestart stores value (a unix timestamp) for every worker to see.
+	// BroadcastRestart stores value for every worker to see. Workers only compare it with the
+	// value they read at start; `qctl restart` stores Unix seconds (see NextRestartValue), as
+	// Laravel and think-queue do, and any value they stored is accepted as it is.
 	BroadcastRestart(ctx context.Context, value string) error
 }
 

@@ -47,6 +47,10 @@ type Options struct {
 	AutoMigrate bool
 	// Now is the clock for failure times; nil = time.Now.
 	Now func() time.Time
+	// Location is the zone failure times are written in and zone-less stored times are read in:
+	// the PHP side's (Laravel's app.timezone, ThinkPHP's default_timezone), since timestamp
+	// columns keep only a wall clock. Records come back in it. nil = UTC.
+	Location *time.Location
 }
 
 // Store is the failed-job table, Laravel's or think-queue's.
@@ -92,18 +96,22 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := New(db, o.Dialect, o.Table, o.Now)
 	s.dsn = o.DSN
-	l.textTime = s.layout.textTime
+	l.textTime, l.loc = s.layout.textTime, s.layout.loc
+	if o.Location != nil {
+		l.loc = o.Location
+	}
 	s.layout = l
 	return s, nil
 }
 
-// New wraps an open database whose Laravel-layout table already exists.
+// New wraps an open database whose Laravel-layout table already exists; its times are UTC.
 func New(db *gorm.DB, dialect, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
 	s := &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, layout: layoutFor(LayoutLaravel), now: now}
-	s.layout.textTime = dialect == sqldb.SQLite
+	s.layout.textTime = dialect == sqldb.SQLite || dialect == sqldb.MySQL
+	s.layout.loc = time.UTC
 	return s
 }
 
@@ -255,7 +263,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record,
 	for rows.Next() {
 		var r Record
 		var id, payload, exception string
-		var at flexTime
+		at := flexTime{loc: s.layout.loc}
 		if err := rows.Scan(&id, &r.RowID, &r.Connection, &r.Queue, &payload, &exception, &at); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", s.name, err)
 		}
@@ -282,30 +290,46 @@ func payloadUUID(payload []byte) string {
 	return p.UUID
 }
 
-// flexTime scans a timestamp whichever way the driver hands it over (SQLite stores text).
-type flexTime struct{ t time.Time }
+// flexTime scans a timestamp whichever way the driver hands it over (SQLite stores text) into a
+// time in loc. A wall clock without a zone is read in loc: drivers label such values UTC
+// (PostgreSQL's timestamp without time zone, MySQL's DATETIME and TIMESTAMP, SQLite's text), so
+// a UTC time.Time is taken as one; a time in another zone, or text with an offset, keeps its
+// instant.
+type flexTime struct {
+	t   time.Time
+	loc *time.Location
+}
 
 func (f *flexTime) Scan(v any) error {
 	switch x := v.(type) {
 	case nil:
 		return nil
 	case time.Time:
-		f.t = x
+		if x.Location() == time.UTC {
+			x = inZone(x, f.loc)
+		}
+		f.t = x.In(f.loc)
 		return nil
 	case []byte:
 		return f.parse(string(x))
 	case string:
 		return f.parse(x)
 	case int64:
-		f.t = time.Unix(x, 0).UTC()
+		f.t = time.Unix(x, 0).In(f.loc)
 		return nil
 	}
 	return fmt.Errorf("failed_at: cannot read %T", v)
 }
 
 func (f *flexTime) parse(s string) error {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			f.t = t.In(f.loc)
+			return nil
+		}
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, f.loc); err == nil {
 			f.t = t
 			return nil
 		}

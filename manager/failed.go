@@ -20,6 +20,7 @@ func (m *Manager) OpenFailed(ctx context.Context) (*failed.Store, error) {
 	}
 	return failed.Open(ctx, failed.Options{
 		Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, Layout: m.failedLayout(), AutoMigrate: f.Dialect == config.DialectSQLite,
+		Location: m.cfg.Timezone,
 	})
 }
 

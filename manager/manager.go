@@ -129,8 +129,7 @@ func (c *Conn) Restart(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: connection %q (%s) has no shared store for the restart signal", ErrNotSupported, c.Name, c.Driver)
 	}
-	// Unix nanoseconds, so two restarts within one second still differ.
-	if err := rs.BroadcastRestart(ctx, fmt.Sprint(time.Now().UnixNano())); err != nil {
+	if _, err := connectors.BroadcastRestartAt(ctx, rs, time.Now()); err != nil {
 		return fmt.Errorf("broadcasting the restart signal on %q: %w", c.Name, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -514,6 +515,42 @@ func TestRestartSignalStopsTheWorker(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker did not stop after a restart broadcast")
+	}
+}
+
+// TestTwoRestartsWithinOneSecond: `qctl restart` stores Unix seconds, as PHP does, yet a second
+// restart in the same second stores a later second, so a worker started between the two sees
+// the second one as a change and stops too.
+func TestTwoRestartsWithinOneSecond(t *testing.T) {
+	b := setup(t)
+	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { return nil })
+	at := time.Unix(1796287684, 100_000_000) // both broadcasts happen within this second
+	var values []string
+	for i := range 2 {
+		w := b.worker(worker.Options{})
+		done := make(chan worker.StopReason)
+		go func() { r, _ := w.Run(context.Background()); done <- r }()
+		b.push("default", "Tick", nil)
+		for b.events.count(worker.EventProcessed) <= i { // it has read the signal's value
+			time.Sleep(5 * time.Millisecond)
+		}
+		v, err := connectors.BroadcastRestartAt(context.Background(), b.queue, at.Add(time.Duration(i)*300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+		b.clock.Advance(2 * time.Second) // the worker reads the signal at most once a second
+		select {
+		case r := <-done:
+			if r != worker.StopRestart {
+				t.Fatalf("worker %d stopped for %s, want restart", i+1, r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("worker %d did not stop after restart %d (values stored: %v)", i+1, i+1, values)
+		}
+	}
+	if want := []string{"1796287684", "1796287685"}; !slices.Equal(values, want) {
+		t.Errorf("restart values = %v, want Unix seconds %v", values, want)
 	}
 }
 

@@ -18,6 +18,8 @@
 //   QCTL_PHP_JOBS_TABLE, QCTL_PHP_FAILED_TABLE
 //   QCTL_PHP_CACHE_TABLE  database queues: the cache table (cache.stores.database.table)
 //   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
+//   QCTL_PHP_TIMEZONE     config/app.php 'timezone', default "UTC": PHP's default zone, in which
+//                         the failed-job provider writes failed_at
 
 error_reporting(E_ALL);
 set_error_handler(function ($severity, $message, $file, $line) {
@@ -93,6 +95,8 @@ function env_or(string $name, $default = null)
 
 function interop_app(): InteropApp
 {
+    // Laravel's LoadConfiguration bootstrapper does this with config('app.timezone').
+    date_default_timezone_set(env_or('TIMEZONE', 'UTC'));
     $app = new InteropApp();
     Container::setInstance($app);
     Facade::setFacadeApplication($app);
