@@ -23,7 +23,8 @@ type keys struct {
 	delayed  string // ZSET, score = unix second the job is due
 	reserved string // ZSET, score = unix second the lease ends, member = reserved string
 	notify   string // LIST with one "1" per ready job, for blocking waits; "" in think format
-	retried  string // ZSET of PushOnce tokens, score = unix second pushed (qctl's own key)
+	retried  string // ZSET of PushOnce tokens, score = unix second pushed: qctl's own key, outside
+	// queues:* so Laravel sees nothing new, in the queue's cluster slot
 }
 
 // list returns the keys in script order: queue, delayed, reserved and, when the format has one,
@@ -41,7 +42,7 @@ func (k *keys) list() []string {
 func laravelKeys(prefix, name string, cluster bool) keys {
 	build := func(n string) keys {
 		base := prefix + "queues:" + n
-		return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", notify: base + ":notify", retried: base + ":retried"}
+		return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", notify: base + ":notify", retried: prefix + "qctl:retried:" + n}
 	}
 	k := build(name)
 	if cluster && !sameSlot(k.list()) {
@@ -54,7 +55,7 @@ func laravelKeys(prefix, name string, cluster bool) keys {
 // prefix is a qctl extension (for isolating tests) and must stay "" to share queues with PHP.
 func thinkKeys(prefix, name string) keys {
 	base := prefix + "{queues:" + name + "}"
-	return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", retried: base + ":retried"}
+	return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", retried: prefix + "qctl:retried:{queues:" + name + "}"}
 }
 
 // restartKey is the cache key `queue:restart` writes. Laravel's RedisStore puts its cache prefix

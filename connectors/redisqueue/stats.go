@@ -144,7 +144,7 @@ func (q *Queue) queueOfKey(key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	for _, suffix := range []string{":delayed", ":reserved", ":notify", ":retried"} {
+	for _, suffix := range []string{":delayed", ":reserved", ":notify"} {
 		if base, ok := strings.CutSuffix(rest, suffix); ok {
 			rest = base
 			break
