@@ -57,6 +57,7 @@ type Config struct {
 	Connections map[string]Connection // keyed by name; Connection.Name repeats the key
 	Failed      Failed                // where failed jobs are logged
 	Handlers    map[string]Handler    // exec handlers keyed by job name; Handler.Name repeats the key
+	Supervisors map[string]Supervisor // `qctl supervise` pools keyed by name; nil when there are none
 	Path        string                // file the config came from; "" for Default() and Load
 	// Timezone is the zone failed-job times are written and read in (key "timezone", an IANA
 	// name; default UTC): the PHP side's, Laravel's app.timezone or ThinkPHP's

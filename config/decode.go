@@ -53,7 +53,7 @@ var failedKeys = map[string][]string{
 // connection and the failed store's fallback database.
 func (d *decoder) document(doc map[string]any) *Config {
 	cfg := &Config{Connections: map[string]Connection{}, Handlers: map[string]Handler{}}
-	var failedTable map[string]any
+	var failedTable, supervisors map[string]any
 	for _, key := range sortedKeys(doc) {
 		path := []string{key}
 		switch key {
@@ -73,6 +73,8 @@ func (d *decoder) document(doc map[string]any) *Config {
 			failedTable = d.table(path, doc[key])
 		case "timezone":
 			cfg.Timezone = d.timezone(path, doc[key])
+		case "supervisors":
+			supervisors = d.table(path, doc[key])
 		case "handlers":
 			handlers := d.table(path, doc[key])
 			for _, name := range sortedKeys(handlers) {
@@ -89,6 +91,14 @@ func (d *decoder) document(doc map[string]any) *Config {
 	}
 	d.resolveDefault(cfg)
 	cfg.Failed = d.failed(failedTable, cfg)
+	for _, name := range sortedKeys(supervisors) {
+		if tbl := d.table([]string{"supervisors", name}, supervisors[name]); tbl != nil {
+			if cfg.Supervisors == nil {
+				cfg.Supervisors = map[string]Supervisor{}
+			}
+			cfg.Supervisors[name] = d.supervisor(name, tbl, cfg)
+		}
+	}
 	if cfg.Timezone == nil {
 		cfg.Timezone = time.UTC
 	}
