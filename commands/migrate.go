@@ -30,7 +30,7 @@ func migrateCommand(p *Program) *cli.Command {
 			var steps []step
 			if conn.Driver == config.DriverDatabase {
 				// The jobs table in the connection's format: Laravel's or think-queue's columns.
-				o := dbqueue.Options{Table: conn.Table, Format: conn.Format}
+				o := dbqueue.Options{Table: conn.Table, Format: conn.Format, NotifyTrigger: conn.NotifyTrigger}
 				steps = append(steps, step{conn.Dialect, conn.DSN, o.Targets()})
 			}
 			if cfg.Failed.Driver == config.DriverDatabase {

@@ -93,7 +93,7 @@ func openQueue(ctx context.Context, conn config.Connection, run syncqueue.RunFun
 		q, err = dbqueue.Open(ctx, dbqueue.Options{
 			Dialect: conn.Dialect, DSN: conn.DSN, Table: conn.Table, RetryAfter: conn.RetryAfter,
 			Format: conn.Format, AutoMigrate: conn.Dialect == "sqlite",
-			CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix,
+			CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix, NotifyTrigger: conn.NotifyTrigger,
 		})
 	case config.DriverSync:
 		q = syncqueue.New(run)

@@ -55,16 +55,17 @@ var connectionKeys = map[string][]string{
 	"addr":  {DriverRedis, DriverBeanstalkd},
 	"addrs": {DriverRedis, DriverBeanstalkd},
 
-	"mode":         {DriverRedis},
-	"master_name":  {DriverRedis},
-	"username":     {DriverRedis},
-	"password":     {DriverRedis},
-	"db":           {DriverRedis},
-	"tls":          {DriverRedis},
-	"prefix":       {DriverRedis},
-	"cache_prefix": {DriverRedis, DriverDatabase},
-	"cache_table":  {DriverDatabase},
-	"cache_db":     {DriverRedis},
+	"mode":           {DriverRedis},
+	"master_name":    {DriverRedis},
+	"username":       {DriverRedis},
+	"password":       {DriverRedis},
+	"db":             {DriverRedis},
+	"tls":            {DriverRedis},
+	"prefix":         {DriverRedis},
+	"cache_prefix":   {DriverRedis, DriverDatabase},
+	"cache_table":    {DriverDatabase},
+	"notify_trigger": {DriverDatabase},
+	"cache_db":       {DriverRedis},
 
 	"priority":    {DriverBeanstalkd},
 	"bury_failed": {DriverBeanstalkd},
@@ -170,6 +171,8 @@ func (d *decoder) connection(name string, tbl map[string]any) Connection {
 			c.CachePrefix = d.str(path, v)
 		case "cache_table":
 			c.CacheTable = d.str(path, v)
+		case "notify_trigger":
+			c.NotifyTrigger = d.boolean(path, v)
 		case "cache_db":
 			n := int(d.integer(path, v, 0, math.MaxInt32))
 			c.CacheDB = &n

@@ -203,6 +203,9 @@ func (d *decoder) database(base []string, c Connection) {
 		d.fail(at("dsn"), "required for dialect %q", c.Dialect)
 	}
 	d.tableName(at("table"), c.Table)
+	if c.NotifyTrigger && c.Dialect != DialectPostgres {
+		d.fail(at("notify_trigger"), "needs dialect %q (NOTIFY is PostgreSQL's); %s workers poll instead", DialectPostgres, c.Dialect)
+	}
 	if c.CacheTable != "" {
 		d.tableName(at("cache_table"), c.CacheTable)
 		if c.Format == FormatThink {
