@@ -75,6 +75,7 @@ type Queue struct {
 	wake        *wakeup
 	dsn         string // PostgreSQL: the listening connection dials it
 	channel     string // PostgreSQL: the NOTIFY channel of the table
+	walFile     string // SQLite: the write-ahead log, whose changes a wait looks for
 	listenStart sync.Once
 	listening   *listener // set by the first Wait on PostgreSQL
 	listenPID   atomic.Uint32
@@ -172,6 +173,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		return nil, fail(err)
 	}
 	q.channel = sqldb.NotifyChannel(q.table)
+	if o.Dialect == sqldb.SQLite {
+		q.walFile = sqldb.SQLitePath(o.DSN) + "-wal"
+	}
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
 	return q, nil
 }

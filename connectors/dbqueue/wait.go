@@ -3,6 +3,7 @@ package dbqueue
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,14 +16,14 @@ import (
 // PostgreSQL pushes NOTIFY in their own transaction and Wait listens (listen.go). SQLite and MySQL
 // have no notification, so Wait polls the jobs table's highest id, which every push and release
 // raises (ids are never reused): every pollFloor right after work was seen, backing off as the
-// queue stays quiet to pollCap, which bounds an idle worker's cost.
+// queue stays quiet to a cap, which bounds an idle worker's cost. On SQLite a poll first looks
+// at the write-ahead log's size and time, a system call that costs far less than a query, and
+// queries only when the log changed (any commit, by any process, writes it).
 const (
-	pollFloor = time.Millisecond
-	// pollCapSQLite is short: a probe reads a local file (tens of microseconds), so 50 a second
-	// cost an idle worker a fraction of a percent of a core.
-	pollCapSQLite = 20 * time.Millisecond
+	pollFloor     = time.Millisecond
+	pollCapSQLite = 50 * time.Millisecond
 	// pollCapMySQL is longer: each probe is a round trip to a server that many workers share.
-	pollCapMySQL = 100 * time.Millisecond
+	pollCapMySQL = 200 * time.Millisecond
 )
 
 // wakeup is what Wait waits on: notifications of pushes to the queues this Queue pops (a push to
@@ -39,6 +40,13 @@ type wakeup struct {
 	active  time.Time             // when work was last seen (a pop found jobs, a push, a change)
 	maxID   int64                 // the jobs table's highest id at the last probe (polling dialects)
 	probed  bool                  // maxID holds a probe's answer
+	wal     walStamp              // SQLite: the write-ahead log when maxID was read
+}
+
+// walStamp is what a commit changes in SQLite's write-ahead log file.
+type walStamp struct {
+	size  int64
+	mtime time.Time
 }
 
 // queueWake counts one queue's notifications and how many a pop or a Wait has already covered.
@@ -138,11 +146,11 @@ func (w *wakeup) pollEvery(now time.Time, limit time.Duration) time.Duration {
 
 // moved records a probe's answer and reports whether it differs from the last one. The first
 // probe counts as a change, since nothing tells what was pushed before it.
-func (w *wakeup) moved(maxID int64) bool {
+func (w *wakeup) moved(maxID int64, wal walStamp) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	changed := !w.probed || maxID != w.maxID
-	w.maxID, w.probed = maxID, true
+	w.maxID, w.probed, w.wal = maxID, true, wal
 	return changed
 }
 
@@ -182,14 +190,14 @@ func (q *Queue) Wait(ctx context.Context, queue string, d time.Duration) (bool, 
 	defer timer.Stop()
 	for {
 		if q.dialect != sqldb.Postgres {
-			var maxID sql.NullInt64
-			if err := q.db.QueryRowContext(ctx, q.sql.maxID).Scan(&maxID); err != nil {
+			moved, err := q.probe(ctx)
+			if err != nil {
 				if ctx.Err() != nil {
 					return false, ctx.Err()
 				}
 				return false, q.fail("wait", err)
 			}
-			if q.wake.moved(maxID.Int64) {
+			if moved {
 				q.wake.worked(time.Now())
 				return true, nil
 			}
@@ -219,6 +227,30 @@ func (q *Queue) Wait(ctx context.Context, queue string, d time.Duration) (bool, 
 		case <-timer.C:
 		}
 	}
+}
+
+// probe reports whether the jobs table's highest id moved since the last probe. On SQLite it
+// skips the query while the write-ahead log is unchanged. A file system whose times are coarser
+// than the pace may hide a commit that rewrote the log in place (after a checkpoint) in the same
+// tick as the last look; the next commit, or the pop after the caller's d, finds that job.
+func (q *Queue) probe(ctx context.Context) (bool, error) {
+	var stamp walStamp
+	if q.dialect == sqldb.SQLite {
+		if fi, err := os.Stat(q.walFile); err == nil {
+			stamp = walStamp{fi.Size(), fi.ModTime()}
+			q.wake.mu.Lock()
+			same := q.wake.probed && stamp == q.wake.wal
+			q.wake.mu.Unlock()
+			if same {
+				return false, nil
+			}
+		}
+	}
+	var maxID sql.NullInt64
+	if err := q.db.QueryRowContext(ctx, q.sql.maxID).Scan(&maxID); err != nil {
+		return false, err
+	}
+	return q.wake.moved(maxID.Int64, stamp), nil
 }
 
 // parseNotification splits a NOTIFY payload, "<available_at> <queue>", as qctl's pushes and the
