@@ -171,3 +171,29 @@ func TestWaitSurvivesLostListener(t *testing.T) {
 		t.Fatalf("after reconnecting: %v", err)
 	}
 }
+
+// TestWaitWakesOnBulkPushAndRelease: on PostgreSQL a bulk push wakes a waiting Queue, and a job
+// released with a delay wakes it when it comes due, since its notification says when.
+func TestWaitWakesOnBulkPushAndRelease(t *testing.T) {
+	ctx := context.Background()
+	waiter, pusher := waitSetup(t, setup(t, sqldb.Postgres), false)
+	woke := waitInBackground(waiter)
+	if _, err := pusher.PushBulk(ctx, "default", [][]byte{[]byte(`{"job":"A"}`), []byte(`{"job":"B"}`)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-woke; err != nil {
+		t.Fatalf("bulk push: %v", err)
+	}
+	jobs, err := waiter.PopN(ctx, "default", 2)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("PopN = %d jobs, %v; want 2", len(jobs), err)
+	}
+	// Two seconds, so the job is not due yet when mustWake first pops, whatever the clock's fraction.
+	if err := waiter.Release(ctx, jobs[0], 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mustWake(t, waiter, "released job coming due")
+	if r, err := waiter.Pop(ctx, "default"); err != nil || r == nil {
+		t.Fatalf("Pop after the due wake = %v, %v; want the released job", r, err)
+	}
+}
