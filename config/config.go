@@ -81,6 +81,9 @@ type Connection struct {
 	DSN        string // driver-specific data source name; default "qctl.db" for sqlite, required otherwise
 	Table      string // jobs table; default "jobs"
 	CacheTable string // Laravel's database cache table; the restart signal then lives there
+	// NotifyTrigger (postgres) has `qctl migrate` create a trigger on the jobs table that wakes
+	// waiting workers on rows PHP inserts, as qctl's own pushes do.
+	NotifyTrigger bool
 
 	// Redis and beanstalkd drivers.
 	Addr  string   // host:port; default 127.0.0.1:6379 (redis) or 127.0.0.1:11300 (beanstalkd), unless Addrs is set

@@ -111,6 +111,16 @@ type Waiter interface {
 	Wait(ctx context.Context, queue string, d time.Duration) (bool, error)
 }
 
+// SleepWaiter is a Waiter whose wait holds nothing on the server that a proxy could mind (the
+// database connector LISTENs on PostgreSQL and polls adaptively elsewhere), so the worker waits on
+// it for --sleep when the connection sets no block_for: an idle worker wakes on a push instead of
+// sleeping its poll interval out. Other Waiters block only when block_for is set, which keeps
+// Laravel's meaning of an unset block_for (never block).
+type SleepWaiter interface {
+	Waiter
+	WaitsInPlaceOfSleep()
+}
+
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
 // than retry_after is never handed to a second worker.
 type LeaseExtender interface {

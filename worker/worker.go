@@ -375,11 +375,16 @@ func (l *loop) restartRequested() bool {
 }
 
 // waitForWork waits after finding every queue empty: blocking on the first queue when the backend
-// can, else sleeping --sleep. Running jobs finishing, or a stop, end the wait early.
+// can (for block_for, or for --sleep on a connectors.SleepWaiter), else sleeping --sleep. Running
+// jobs finishing, or a stop, end the wait early.
 func (l *loop) waitForWork() {
 	w := l.w
-	if waiter, ok := w.queue.(connectors.Waiter); ok && w.opts.BlockFor > 0 && l.inflight == 0 {
-		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], w.opts.BlockFor); err != nil && l.fetchCtx.Err() == nil {
+	d := w.opts.BlockFor
+	if _, ok := w.queue.(connectors.SleepWaiter); ok && d == 0 {
+		d = max(w.opts.Sleep, time.Millisecond)
+	}
+	if waiter, ok := w.queue.(connectors.Waiter); ok && d > 0 && l.inflight == 0 {
+		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], d); err != nil && l.fetchCtx.Err() == nil {
 			l.backOff(err)
 		}
 		return

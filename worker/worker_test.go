@@ -413,6 +413,46 @@ func TestPauseStopsPoppingUntilResume(t *testing.T) {
 	<-done
 }
 
+// waitSpy is the database queue, telling when the worker begins a Wait.
+type waitSpy struct {
+	*dbqueue.Queue
+	waiting chan struct{}
+}
+
+func (s waitSpy) Wait(ctx context.Context, queue string, d time.Duration) (bool, error) {
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+	}
+	return s.Queue.Wait(ctx, queue, d)
+}
+
+// TestIdleWorkerWaitsInsteadOfSleeping: with a --sleep far longer than the test, an idle worker on
+// a database queue (no block_for) waits on the queue, and a job pushed by another connection
+// while it waits runs at once.
+func TestIdleWorkerWaitsInsteadOfSleeping(t *testing.T) {
+	b := setup(t)
+	ran := make(chan struct{}, 1)
+	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { ran <- struct{}{}; return nil })
+	spy := waitSpy{Queue: b.queue, waiting: make(chan struct{}, 1)}
+	w := worker.New(worker.Deps{Queue: spy, Handlers: b.handlers, Failed: b.failed, Now: b.clock.Now},
+		worker.Options{Connection: "database", Sleep: time.Minute})
+	done := make(chan worker.StopReason)
+	go func() { r, _ := w.Run(context.Background()); done <- r }()
+	defer func() { w.Stop(); <-done }()
+	select {
+	case <-spy.waiting:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the idle worker never waited on the queue")
+	}
+	b.push("default", "Tick", nil)
+	select {
+	case <-ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a job pushed while the worker waited did not run within 30s (its --sleep is a minute)")
+	}
+}
+
 func TestConcurrencyRunsJobsAtOnce(t *testing.T) {
 	b := setup(t)
 	const n = 4

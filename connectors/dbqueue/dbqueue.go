@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qctl/qctl/connectors"
@@ -50,13 +51,15 @@ type Options struct {
 	// restart signal then lives there, under CachePrefix + "illuminate:queue:restart", so `qctl
 	// restart` and `php artisan queue:restart` stop each other's workers. qctl never creates it.
 	CacheTable, CachePrefix string
+	// NotifyTrigger (PostgreSQL) makes Targets include the trigger that NOTIFYs rows inserted
+	// by PHP, so `qctl migrate` creates it; qctl's own pushes notify with or without it.
+	NotifyTrigger bool
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
 type Queue struct {
 	db         *sql.DB
 	dialect    string
-	dsn        string // as configured, for SharesDatabase
 	table      string
 	signals    string
 	retryAfter int64 // seconds; 0 = reservations never lapse
@@ -67,6 +70,15 @@ type Queue struct {
 	bulk       bulkMode
 	closeOnce  sync.Once
 	closeErr   error
+
+	// Waiting (wait.go, listen.go).
+	wake        *wakeup
+	dsn         string // as configured: PostgreSQL's listening connection dials it; SharesDatabase
+	channel     string // PostgreSQL: the NOTIFY channel of the table
+	walFile     string // SQLite: the write-ahead log, whose changes a wait looks for
+	listenStart sync.Once
+	listening   *listener // set by the first Wait on PostgreSQL
+	listenPID   atomic.Uint32
 }
 
 var (
@@ -78,6 +90,7 @@ var (
 	_ connectors.Restarter     = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
 	_ connectors.TxPusher      = (*Queue)(nil)
+	_ connectors.SleepWaiter   = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -86,11 +99,12 @@ var (
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{
 		dialect:    o.Dialect,
-		dsn:        o.DSN,
 		table:      o.Table,
 		signals:    o.SignalsTable,
 		retryAfter: ceilSeconds(o.RetryAfter),
 		now:        o.Now,
+		wake:       newWakeup(),
+		dsn:        o.DSN,
 	}
 	if q.table == "" {
 		q.table = "jobs"
@@ -159,6 +173,10 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		}
 		return nil, fail(err)
 	}
+	q.channel = sqldb.NotifyChannel(q.table)
+	if o.Dialect == sqldb.SQLite {
+		q.walFile = sqldb.SQLitePath(o.DSN) + "-wal"
+	}
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
 	return q, nil
 }
@@ -166,9 +184,12 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 // PopsAreSerial reports true on SQLite, whose single writer makes pops wait for one another.
 func (q *Queue) PopsAreSerial() bool { return q.dialect == sqldb.SQLite }
 
-// Close closes the database connections. It is safe to call twice.
+// Close stops listening and closes the database connections. It is safe to call twice.
 func (q *Queue) Close() error {
-	q.closeOnce.Do(func() { q.closeErr = q.db.Close() })
+	q.closeOnce.Do(func() {
+		q.stopListening()
+		q.closeErr = q.db.Close()
+	})
 	return q.closeErr
 }
 

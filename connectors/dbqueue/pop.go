@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
@@ -44,6 +45,7 @@ func (q *Queue) reserveArgs(now int64, queue string, n int) []any {
 }
 
 func (q *Queue) reserve(ctx context.Context, op, queue string, n int) ([]*connectors.Reserved, error) {
+	q.wake.popping(queue)
 	now := q.unix()
 	var (
 		jobs []*connectors.Reserved
@@ -59,6 +61,9 @@ func (q *Queue) reserve(ctx context.Context, op, queue string, n int) ([]*connec
 	}
 	if err != nil {
 		return nil, q.fail(op, err)
+	}
+	if len(jobs) > 0 && q.dialect != sqldb.Postgres {
+		q.wake.worked(time.Now())
 	}
 	for _, j := range jobs {
 		j.Queue = queue

@@ -84,6 +84,7 @@ func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay ti
 	} else if err := q.db.QueryRowContext(ctx, q.sql.push, args...).Scan(&id); err != nil {
 		return "", q.fail("push", err)
 	}
+	q.pushed(queue, now+ceilSeconds(delay), now)
 	return strconv.FormatInt(id, 10), nil
 }
 
@@ -140,6 +141,7 @@ func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byt
 	if err = tx.Commit(); err != nil {
 		return nil, q.fail("push bulk", err)
 	}
+	q.pushed(queue, available, now)
 	return ids, nil
 }
 

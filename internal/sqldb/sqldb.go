@@ -69,7 +69,7 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	)
 	switch dialect {
 	case SQLite:
-		where = sqlitePath(dsn)
+		where = SQLitePath(dsn)
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
 		if err == nil {
 			sqlDB.SetMaxOpenConns(1)
@@ -163,8 +163,8 @@ func unavailable(dialect, where string, err error) error {
 	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, connectors.ErrUnavailable, err)
 }
 
-// sqlitePath returns the file part of an SQLite dsn.
-func sqlitePath(dsn string) string {
+// SQLitePath returns the file part of an SQLite dsn.
+func SQLitePath(dsn string) string {
 	if i := strings.IndexByte(dsn, '?'); i >= 0 {
 		return dsn[:i]
 	}
