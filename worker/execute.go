@@ -206,18 +206,13 @@ func (w *Worker) release(r *connectors.Reserved, ev Event, start time.Time, dela
 	return result{job: r, outcome: outcomeReleased, abandoned: abandoned, err: cause}
 }
 
-// burier is a backend that can set a failed job aside itself (beanstalkd's bury).
-type burier interface {
-	Bury(ctx context.Context, job *connectors.Reserved) error
-}
-
 // fail records r in the failed store with cause; the loop then deletes it from the queue. With
 // BuryFailed on a backend that can bury, the job is buried instead (kept on the server, where
 // `qctl kick` brings it back). If neither can take it, the job is released so it is never lost.
 func (w *Worker) fail(r *connectors.Reserved, ev Event, start time.Time, cause error) result {
 	ctx, cancel := w.finishContext()
 	defer cancel()
-	if b, ok := w.queue.(burier); ok && w.opts.BuryFailed {
+	if b, ok := w.queue.(connectors.Burier); ok && w.opts.BuryFailed {
 		if err := b.Bury(ctx, r); err != nil {
 			w.report(Event{Type: EventError, Job: ev.Job, ID: r.ID, Queue: r.Queue, Error: "burying the failed job, releasing it instead: " + err.Error()})
 			return w.release(r, ev, start, time.Minute, false, cause)

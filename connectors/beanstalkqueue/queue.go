@@ -114,6 +114,7 @@ var (
 	_ connectors.BatchDeleter   = (*Queue)(nil)
 	_ connectors.BulkPusher     = (*Queue)(nil)
 	_ connectors.AttemptCounter = (*Queue)(nil)
+	_ connectors.Burier         = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.
