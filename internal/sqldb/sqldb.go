@@ -37,7 +37,8 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-// The dialect names qctl's config uses; they equal gorm's Dialector.Name() for each.
+// The dialect names, defined once for every package below the config (which validates the same
+// names, checked by a test); they equal gorm's Dialector.Name() for each.
 const (
 	SQLite   = "sqlite"
 	Postgres = "postgres"
