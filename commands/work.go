@@ -109,7 +109,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	warnFailedDiscarded(p, m)
 	// A `listen` child opens the failed store only when a job fails: its listener has opened and
 	// checked it already, and a child per job should not pay a connection it rarely needs.
-	if s.failed, err = m.FailedLogger(ctx, listener.ChildReporter() != nil); err != nil {
+	if s.failed, err = m.FailedLogger(ctx, listener.Child() != nil); err != nil {
 		return nil, err
 	}
 	if s.conn, err = m.Open(ctx, name); err != nil {
@@ -122,7 +122,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 // warnFailedDiscarded says once, at a worker's start, that failed jobs will be dropped, as
 // Laravel's null failer does silently: an operator reading the log should know.
 func warnFailedDiscarded(p *Program, m *manager.Manager) {
-	if m.FailedDiscarded() && listener.ChildReporter() == nil {
+	if m.FailedDiscarded() && listener.Child() == nil {
 		fmt.Fprintln(p.Stderr, `qctl: warning: [failed] driver = "null": jobs that fail are discarded, not recorded`)
 	}
 }

@@ -6,8 +6,8 @@
 // delete or release makes the job ready again: that is how a crashed worker's jobs come back.
 //
 // Queue is kept small on purpose; abilities only some backends have (batch pop, blocking wait,
-// lease extension, restart broadcast, bulk push) are the optional interfaces below, found by type
-// assertion. No backend client type (go-redis, gorm, beanstalk) crosses this package's API.
+// lease extension, restart broadcast, bulk push, bury) are the optional interfaces below, found by
+// type assertion. No backend client type (go-redis, gorm, beanstalk) crosses this package's API.
 package connectors
 
 import (
@@ -127,6 +127,15 @@ type LeaseExtender interface {
 	// Extend makes job's lease end lease from now. It returns an error wrapping ErrLeaseLost when
 	// the reservation is already gone.
 	Extend(ctx context.Context, job *Reserved, lease time.Duration) error
+}
+
+// Burier is implemented by a backend that can set a failed job aside on the server itself
+// (beanstalkd's bury), where it keeps its place and priority until `qctl kick` brings it back.
+// With bury_failed the worker buries a failed job instead of recording it in the failed store.
+type Burier interface {
+	// Bury ends job's reservation by moving it to its queue's buried list. It returns an error
+	// wrapping ErrLeaseLost when the reservation is already gone.
+	Bury(ctx context.Context, job *Reserved) error
 }
 
 // Restarter stores the restart signal in the backend itself, so `qctl restart` reaches every

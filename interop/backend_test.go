@@ -18,14 +18,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qctl/qctl/connectors/connectortest"
+	"github.com/qctl/qctl/internal/sqldb"
 )
 
-// Backends the tests share between Laravel and qctl.
+// Backends the tests share between Laravel and qctl; a database's is its dialect's name.
 const (
 	kindRedis    = "redis"
-	kindSQLite   = "sqlite"
-	kindPostgres = "postgres"
-	kindMySQL    = "mysql" // MariaDB here
+	kindSQLite   = sqldb.SQLite
+	kindPostgres = sqldb.Postgres
+	kindMySQL    = sqldb.MySQL // MariaDB here
 )
 
 // allKinds is every backend, for tests that run on each.

@@ -115,6 +115,7 @@ var (
 	_ connectors.BulkPusher     = (*Queue)(nil)
 	_ connectors.AttemptCounter = (*Queue)(nil)
 	_ connectors.PriorityPusher = (*Queue)(nil)
+	_ connectors.Burier         = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.

@@ -139,6 +139,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	gdb, err := sqldb.Open(ctx, o.Dialect, o.DSN)
 	if err != nil {
+		if errors.Is(err, sqldb.ErrUnreachable) {
+			err = fmt.Errorf("%w: %w", connectors.ErrUnavailable, err)
+		}
 		return nil, fail(err)
 	}
 	q.db, err = gdb.DB()

@@ -21,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -34,11 +35,10 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-
-	"github.com/qctl/qctl/connectors"
 )
 
-// The dialect names qctl's config uses; they equal gorm's Dialector.Name() for each.
+// The dialect names, defined once for every package below the config (which validates the same
+// names, checked by a test); they equal gorm's Dialector.Name() for each.
 const (
 	SQLite   = "sqlite"
 	Postgres = "postgres"
@@ -55,10 +55,14 @@ const (
 	sqliteBusyTimeoutMS = 10000
 )
 
+// ErrUnreachable is wrapped by Open's error when the database could not be reached. A connector
+// translates it into connectors.ErrUnavailable at its boundary; sqldb itself stays below the
+// connector contract.
+var ErrUnreachable = errors.New("database unreachable")
+
 // Open connects to a database of dialect ("sqlite", "postgres" or "mysql") and checks that it
 // answers. For SQLite, dsn is a file path, created when missing. A database that cannot be reached
-// gives an error wrapping connectors.ErrUnavailable that names the dialect and host but never the
-// password.
+// gives an error wrapping ErrUnreachable that names the dialect and host but never the password.
 func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	var (
 		sqlDB     *sql.DB
@@ -160,7 +164,7 @@ func serverPool(db *sql.DB) {
 }
 
 func unavailable(dialect, where string, err error) error {
-	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, connectors.ErrUnavailable, err)
+	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, ErrUnreachable, err)
 }
 
 // SQLitePath returns the file part of an SQLite dsn.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/connectors/connectortest"
 )
 
@@ -118,8 +117,8 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Run(tc.dialect, func(t *testing.T) {
 			start := time.Now()
 			_, err := Open(context.Background(), tc.dialect, tc.dsn)
-			if !errors.Is(err, connectors.ErrUnavailable) {
-				t.Fatalf("Open = %v, want ErrUnavailable", err)
+			if !errors.Is(err, ErrUnreachable) {
+				t.Fatalf("Open = %v, want ErrUnreachable", err)
 			}
 			if time.Since(start) > 10*time.Second {
 				t.Errorf("took %v", time.Since(start))
