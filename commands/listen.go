@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/worker"
 )
@@ -84,21 +87,39 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 
 	ctx := context.Background()
-	store, err := openFailed(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	q, err := openQueue(ctx, conn, nil)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-
 	report := worker.TextReporter(p.Stdout)
 	if c.Bool("json") {
 		report = worker.JSONReporter(p.Stdout)
 	}
+	var (
+		store *failed.Store
+		q     connectors.Queue
+	)
+	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
+	named := func(e worker.Event) { e.Worker = c.String("name"); report(e) }
+	err = worker.WaitForBackend(waitCtx, worker.Deps{Report: named}, func(ctx context.Context) error {
+		s, err := openFailed(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if q, err = openQueue(ctx, conn, nil); err != nil {
+			s.Close()
+			return err
+		}
+		store = s
+		return nil
+	})
+	stopped := waitCtx.Err() != nil
+	stopWaiting()
+	if err != nil && stopped && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	defer q.Close()
+
 	// Metrics count the children's job events (sent on their report pipe) and the listener's own;
 	// only the listener's own are printed here, the children print theirs.
 	name := c.String("name")

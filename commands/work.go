@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -102,11 +103,24 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	reg := registry(p, cfg)
-	if s.failed, err = openFailedFor(ctx, cfg); err != nil {
-		return nil, nil, err
+	open := func(ctx context.Context) error {
+		failed, err := openFailedFor(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if s.queue, err = openQueue(ctx, conn, nil); err != nil {
+			failed.Close()
+			return err
+		}
+		s.failed = failed
+		return nil
 	}
-	if s.queue, err = openQueue(ctx, conn, nil); err != nil {
-		s.close()
+	if listener.ChildReporter() != nil {
+		err = open(ctx) // a `listen` child: its listener backs off when children cannot connect
+	} else {
+		err = worker.WaitForBackend(ctx, worker.Deps{Report: s.report}, open)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	return s, reg, nil
@@ -114,7 +128,13 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 
 func runWork(c *cli.Context, p *Program) error {
 	ctx := context.Background()
-	s, reg, err := openWorker(ctx, c, p)
+	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
+	s, reg, err := openWorker(waitCtx, c, p)
+	stopped := waitCtx.Err() != nil
+	stopWaiting()
+	if err != nil && stopped && errors.Is(err, context.Canceled) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ const (
 	EventReleased  EventType = "released"  // the job went back to the queue to run again
 	EventFailed    EventType = "failed"    // the job went to the failed store
 	EventError     EventType = "error"     // the worker hit an error it survives (backend down, ...)
+	EventRecovered EventType = "recovered" // the backend answers again after an outage (Duration long)
 	EventPaused    EventType = "paused"
 	EventResumed   EventType = "resumed"
 	EventStopping  EventType = "stopping" // the worker stops popping, for Reason
@@ -77,6 +78,8 @@ func textLine(e Event) string {
 		status = "FAIL"
 	case EventError:
 		return fmt.Sprintf("%s ERROR %s", stamp, e.Error)
+	case EventRecovered:
+		return fmt.Sprintf("%s Backend answers again after %s (%d failed tries)", stamp, e.Duration.Round(time.Millisecond), e.Attempts)
 	case EventStopping, EventStopped, EventPaused, EventResumed:
 		if e.Type == EventStopped {
 			return fmt.Sprintf("%s Worker stopped: %s", stamp, e.Reason)
@@ -126,7 +129,7 @@ func JSONReporter(w io.Writer) Reporter {
 			DurationMS *float64 `json:"duration_ms,omitempty"`
 			DelayS     *float64 `json:"delay_s,omitempty"`
 		}{Event: e}
-		if e.Type == EventProcessed || e.Type == EventReleased || e.Type == EventFailed {
+		if e.Type == EventProcessed || e.Type == EventReleased || e.Type == EventFailed || e.Type == EventRecovered {
 			ms := float64(e.Duration) / float64(time.Millisecond)
 			out.DurationMS = &ms
 		}
