@@ -145,6 +145,7 @@ func (w *Worker) setPaused(p bool) {
 // Run pops and runs jobs until a stop condition and returns the reason. A non-nil error means
 // the worker could not run at all (for example, missing tables); reason is then "".
 func (w *Worker) Run(ctx context.Context) (StopReason, error) {
+	jobs.TieToProcess() // an exec handler must not run on once its worker is gone, however it went
 	jobCtx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	fetchCtx, cancelFetch := context.WithCancel(jobCtx)
