@@ -127,7 +127,7 @@ func runListen(c *cli.Context, p *Program) error {
 	if c.String("queue") == "" {
 		queues = []string{conn.Queue}
 	}
-	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, q, queues, func(e worker.Event) {
+	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, q, queues, registry(p, cfg), func(e worker.Event) {
 		if e.Worker == name {
 			report(e)
 		}

@@ -139,7 +139,7 @@ func runWork(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer s.close()
-	stopMetrics, err := startMetrics(c, p, s)
+	stopMetrics, err := startMetrics(c, p, s, reg)
 	if err != nil {
 		return err
 	}
