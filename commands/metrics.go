@@ -15,7 +15,7 @@ import (
 // metricsAddrFlag is `--metrics-addr`, for `work` (and any command that runs workers).
 func metricsAddrFlag() cli.Flag {
 	return &cli.StringFlag{Name: "metrics-addr",
-		Usage: "serve Prometheus metrics on `ADDR` (\":9090\", \"127.0.0.1:9090\"): GET /metrics and GET /healthz"}
+		Usage: "serve Prometheus metrics on `ADDR` (\"127.0.0.1:9090\"; \":9090\" is every interface, without authentication): GET /metrics and GET /healthz"}
 }
 
 // startMetrics serves the worker's metrics when `work --metrics-addr` is set, wrapping s.report so
@@ -55,5 +55,8 @@ func serveMetrics(c *cli.Context, p *Program, connection, name string, q connect
 		announce = p.Stderr // stdout is one JSON object per line
 	}
 	fmt.Fprintf(announce, "Serving metrics on http://%s/metrics\n", srv.Addr())
+	if !srv.Loopback() {
+		fmt.Fprintf(p.Stderr, "qctl: warning: --metrics-addr %s listens on more than this machine's loopback, without authentication: anyone who reaches it reads job names, queues and counts (use 127.0.0.1:PORT unless a firewall guards the port)\n", addr)
+	}
 	return m.Reporter(report), srv.Stop, nil
 }
