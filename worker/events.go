@@ -21,7 +21,7 @@ const (
 	EventReleased  EventType = "released"  // the job went back to the queue to run again
 	EventFailed    EventType = "failed"    // the job went to the failed store
 	EventError     EventType = "error"     // the worker hit an error it survives (backend down, ...)
-	EventRecovered EventType = "recovered" // the backend answers again after an outage (Duration long)
+	EventRecovered EventType = "recovered" // the backend answers again after an outage of Duration and Attempts failed tries
 	EventPaused    EventType = "paused"
 	EventResumed   EventType = "resumed"
 	EventStopping  EventType = "stopping" // the worker stops popping, for Reason
