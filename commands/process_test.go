@@ -279,3 +279,16 @@ func TestSecondTermReleasesTheRunningJobAndExits(t *testing.T) {
 		t.Fatalf("the interrupted job was failed:\n%s", out)
 	}
 }
+
+// An exec handler that ignores TERM is killed with its group once its grace is over, so nothing is
+// left running: the worker must fail its job and go on, not exit 13 ("may still be running")
+// because its own grace for the handler was no longer than the handler's.
+func TestExecHandlerIgnoringTermIsKilledWithoutAFalseTimedOutExit(t *testing.T) {
+	e := newEnv(t, sqliteConfig+`
+[handlers."Deaf"]
+command = ["sh", "-c", "trap '' TERM; sleep 30"]
+`)
+	e.ok("push", "Deaf")
+	r := e.qctl("work", "--stop-when-empty", "--timeout=1", "--tries=1")
+	expect(t, r, 0, "FAIL")
+}

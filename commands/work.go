@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -107,14 +108,27 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	warnFailedDiscarded(p, m)
-	// A `listen` child opens the failed store only when a job fails: its listener has opened and
-	// checked it already, and a child per job should not pay a connection it rarely needs.
-	if s.failed, err = m.FailedLogger(ctx, listener.Child() != nil); err != nil {
-		return nil, err
+	open := func(ctx context.Context) error {
+		// A `listen` child opens the failed store only when a job fails: its listener has opened
+		// and checked it already, and a child per job should not pay a connection it rarely needs.
+		failed, err := m.FailedLogger(ctx, listener.Child() != nil)
+		if err != nil {
+			return err
+		}
+		if s.conn, err = m.Open(ctx, name); err != nil {
+			failed.Close()
+			return managerError(err)
+		}
+		s.failed = failed
+		return nil
 	}
-	if s.conn, err = m.Open(ctx, name); err != nil {
-		s.close()
-		return nil, managerError(err)
+	if listener.Child() != nil {
+		err = open(ctx) // a `listen` child: its listener backs off when children cannot connect
+	} else {
+		err = worker.WaitForBackend(ctx, worker.Deps{Report: s.report}, open)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -129,12 +143,18 @@ func warnFailedDiscarded(p *Program, m *manager.Manager) {
 
 func runWork(c *cli.Context, p *Program) error {
 	ctx := context.Background()
-	s, err := openWorker(ctx, c, p)
+	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
+	s, err := openWorker(waitCtx, c, p)
+	stopped := waitCtx.Err() != nil
+	stopWaiting()
+	if err != nil && stopped && errors.Is(err, context.Canceled) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	stopMetrics, err := startMetrics(c, p, s)
+	stopMetrics, err := startMetrics(c, p, s, s.handlers)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/migrations"
 )
@@ -71,6 +72,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.Table = "failed_jobs"
 	}
 	db, err := sqldb.Open(ctx, o.Dialect, o.DSN)
+	if errors.Is(err, sqldb.ErrUnreachable) {
+		// A server that is down is an outage a worker waits out, as for its queue's backend.
+		return nil, fmt.Errorf("failed-job store: %w: %w", connectors.ErrUnavailable, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}

@@ -69,10 +69,14 @@ func (l *loop) takeFetch(f fetchResult) {
 	l.claimed -= f.claimed
 	l.inflight += f.started
 	if f.err != nil {
-		l.fetchErr = f.err
+		if !l.backingOff {
+			l.fetchErr = f.err
+		}
 		return
 	}
-	l.errorDelay = 0
+	if !f.paused {
+		l.outage.succeeded()
+	}
 	if f.started == 0 && !f.paused {
 		l.empty = true
 	}

@@ -173,7 +173,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	if len(errs) == len(q.servers) {
 		q.Close()
-		return nil, errors.Join(errs...)
+		return nil, joinErrors(errs...)
 	}
 	return q, nil
 }

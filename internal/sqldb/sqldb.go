@@ -30,6 +30,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -163,8 +164,28 @@ func serverPool(db *sql.DB) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 }
 
+// unavailable wraps an error of Open. It matches ErrUnreachable unless the server
+// answered with a refusal (see refused): a worker waits out the one and reports the other at once.
 func unavailable(dialect, where string, err error) error {
+	if refused(err) {
+		return fmt.Errorf("sqldb: connect %s at %s: %w", dialect, where, err)
+	}
 	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, ErrUnreachable, err)
+}
+
+// refused reports whether a server answered a connection with an error that waiting for it does
+// not fix, such as a wrong password or a database that does not exist, as opposed to one it gives
+// while it starts, stops or is full.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return !IsConnectionError(pgErr)
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return !IsConnectionError(myErr)
+	}
+	return false
 }
 
 // SQLitePath returns the file part of an SQLite dsn.

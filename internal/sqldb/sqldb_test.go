@@ -150,3 +150,22 @@ func TestCheckTable(t *testing.T) {
 		}
 	}
 }
+
+// A server that answers but refuses the login or has no such database is no outage: waiting would
+// not fix it, so a worker must report it at once rather than wait for the server.
+func TestOpenRefusedIsNotUnavailable(t *testing.T) {
+	for _, tc := range []struct{ name, dialect, addr, dsn string }{
+		{"PostgreSQL", Postgres, "127.0.0.1:5432", "host=127.0.0.1 user=qctl_no_such_role dbname=test sslmode=disable"},
+		{"PostgreSQL", Postgres, "127.0.0.1:5432", "host=127.0.0.1 user=postgres dbname=qctl_no_such_db sslmode=disable"},
+		{"MariaDB", MySQL, "127.0.0.1:3306", "qctl_no_such_user:x@tcp(127.0.0.1:3306)/test"},
+		{"MariaDB", MySQL, "127.0.0.1:3306", "root@tcp(127.0.0.1:3306)/qctl_no_such_db"},
+	} {
+		t.Run(tc.dialect, func(t *testing.T) {
+			connectortest.RequireService(t, tc.name, tc.addr, "sudo service "+strings.ToLower(tc.name)+" start")
+			_, err := Open(context.Background(), tc.dialect, tc.dsn)
+			if err == nil || errors.Is(err, ErrUnreachable) {
+				t.Fatalf("Open(%s) = %v, want an error that is not ErrUnreachable", tc.dsn, err)
+			}
+		})
+	}
+}
