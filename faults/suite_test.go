@@ -64,6 +64,10 @@ func TestFaults(t *testing.T) {
 		{name: "beanstalkd/kill", server: newBeanstalkd, fault: "kill", jobs: 400, ms: 20},
 		{name: "postgres/kill", server: newPostgres, fault: "kill", jobs: 400, ms: 20},
 		{name: "mariadb/kill", server: newMariaDB, fault: "kill", jobs: 400, ms: 20},
+		{name: "redis/freeze", server: newRedis, fault: "freeze", jobs: 300, ms: 20},
+		{name: "beanstalkd/freeze", server: newBeanstalkd, fault: "freeze", jobs: 300, ms: 20},
+		{name: "postgres/freeze", server: newPostgres, fault: "freeze", jobs: 300, ms: 20},
+		{name: "mariadb/freeze", server: newMariaDB, fault: "freeze", jobs: 300, ms: 20},
 		{name: "redis/listen-kill", server: newRedis, fault: "kill", listen: true, jobs: 60},
 		{name: "postgres/listen-kill", server: newPostgres, fault: "kill", listen: true, jobs: 60},
 	}
