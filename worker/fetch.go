@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -130,10 +129,21 @@ func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
 	ctx, cancel := context.WithTimeout(l.fetchCtx, timeout)
 	defer cancel()
 	got, err := l.popManyWithin(ctx, queue, n)
-	if err != nil && l.fetchCtx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("popping from queue %q: no answer within %s: %w", queue, timeout, err)
+	if l.fetchCtx.Err() != nil || ctx.Err() == nil {
+		return got, err
 	}
-	return got, err
+	// The pop outlived its deadline. Jobs it still reserved (a driver that cannot interrupt a
+	// COMMIT waits for the server) were reserved at its start, more than half a lease ago, and
+	// may be another worker's by now: running them could run a job twice at once. They are left
+	// reserved and come back when their lease ends.
+	if len(got) > 0 {
+		l.w.report(Event{Type: EventError, Queue: queue, Error: fmt.Sprintf(
+			"a pop answered after its %s deadline; the %d job(s) it reserved are left to come back when their lease ends, since another worker may have them by now", timeout, len(got))})
+	}
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return nil, fmt.Errorf("popping from queue %q: no answer within %s: %w", queue, timeout, err)
 }
 
 func (l *loop) popManyWithin(ctx context.Context, queue string, n int) ([]*connectors.Reserved, error) {
