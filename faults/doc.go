@@ -11,6 +11,9 @@
 // worker's calls time out (it reports an error while the server is still frozen) and the drain
 // ends within a bounded time once the server is back.
 //
+// The scenarios run in parallel (go test's -parallel) and take about two minutes in all; -short
+// skips them. QCTL_FAULTS_VERBOSE=1 also logs every ERROR line the workers printed.
+//
 // A missing server binary skips its scenarios with a message, unless QCTL_REQUIRE_SERVICES=1 (CI),
 // where it fails them. `.ci/run` installs every server.
 package faults

@@ -59,6 +59,9 @@ type tally struct {
 }
 
 func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault suite runs for about two minutes; it is skipped with -short")
+	}
 	scenarios := []scenario{
 		{name: "redis/kill", server: newRedis, fault: "kill", jobs: 400, ms: 20},
 		{name: "beanstalkd/kill", server: newBeanstalkd, fault: "kill", jobs: 400, ms: 20},
