@@ -4,6 +4,7 @@
 package failed
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -131,31 +132,32 @@ func (s *Store) Layout() Layout { return s.layout.kind }
 // fresh one rather than losing the record. In think-queue's table it is the new row id.
 func (s *Store) Log(ctx context.Context, connection, queue string, payload []byte, exception string) (string, error) {
 	at := s.layout.timeArg(s.now().Truncate(time.Second))
-	if s.layout.kind == LayoutThink {
-		return s.logThink(ctx, connection, queue, payload, exception, at)
-	}
 	id := payloadUUID(payload)
+	text, exception := storable(s.dialect, payload, exception)
+	if s.layout.kind == LayoutThink {
+		return s.logThink(ctx, connection, queue, text, exception, at)
+	}
 	if id == "" {
 		id = uuid.NewString()
 	}
 	insert := "INSERT INTO " + s.table + " (uuid, connection, queue, payload, exception, failed_at) VALUES (?, ?, ?, ?, ?, ?)"
-	err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, string(payload), exception, at).Error
+	err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, text, exception, at).Error
 	if err != nil {
 		if !sqldb.IsUniqueViolation(err) {
 			return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
 		}
 		// The uuid is taken (the same job failed twice without a retry): keep both records.
 		id = uuid.NewString()
-		if err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, string(payload), exception, at).Error; err != nil {
+		if err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, text, exception, at).Error; err != nil {
 			return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
 		}
 	}
 	return id, nil
 }
 
-func (s *Store) logThink(ctx context.Context, connection, queue string, payload []byte, exception string, at any) (string, error) {
+func (s *Store) logThink(ctx context.Context, connection, queue, payload, exception string, at any) (string, error) {
 	insert := "INSERT INTO " + s.table + " (connection, queue, payload, exception, fail_time) VALUES (?, ?, ?, ?, ?)"
-	args := []any{connection, queue, string(payload), exception, at}
+	args := []any{connection, queue, payload, exception, at}
 	var id int64
 	if s.dialect == sqldb.MySQL {
 		sqlDB, err := s.db.DB()
@@ -281,12 +283,13 @@ func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record,
 	return recs, nil
 }
 
-// payloadUUID reads the payload's uuid, "" when it has none or is not JSON.
+// payloadUUID reads the payload's uuid, "" when it has none or is not JSON. A raw NUL, which
+// JSON forbids in a string, is read as its escape, so such a payload keeps its uuid too.
 func payloadUUID(payload []byte) string {
 	var p struct {
 		UUID string `json:"uuid"`
 	}
-	if json.Unmarshal(payload, &p) != nil {
+	if json.Unmarshal(bytes.ReplaceAll(payload, []byte{0}, []byte(`\u0000`)), &p) != nil {
 		return ""
 	}
 	if _, err := uuid.Parse(p.UUID); err != nil {

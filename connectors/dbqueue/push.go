@@ -70,6 +70,9 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // Push inserts one job, ready at now+delay, and returns its row id.
 func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay time.Duration) (string, error) {
+	if err := q.checkStorable(payload); err != nil {
+		return "", q.fail("push", err)
+	}
 	now := q.unix()
 	args := []any{queue, string(payload), now + ceilSeconds(delay), now}
 	var id int64
@@ -103,6 +106,9 @@ func (q *Queue) SharesDatabase(dialect, dsn string) bool { return dialect == q.d
 func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...connectors.Statement) (ids []string, err error) {
 	if len(payloads) == 0 {
 		return nil, nil
+	}
+	if err := q.checkStorable(payloads...); err != nil {
+		return nil, q.fail("push bulk", err)
 	}
 	now := q.unix()
 	available := now + ceilSeconds(delay)
@@ -143,6 +149,28 @@ func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byt
 	}
 	q.pushed(queue, available, now)
 	return ids, nil
+}
+
+// checkStorable refuses a payload the jobs table's text column cannot hold, naming the byte and
+// the remedy, where the server would say only "invalid byte sequence" (or, MySQL without strict
+// mode, store the payload cut short at that byte).
+func (q *Queue) checkStorable(payloads ...[]byte) error {
+	for n, p := range payloads {
+		i := sqldb.FirstRefused(q.dialect, p)
+		if i < 0 {
+			continue
+		}
+		what := "invalid UTF-8"
+		if p[i] == 0 {
+			what = "NUL"
+		}
+		which := ""
+		if len(payloads) > 1 {
+			which = fmt.Sprintf(" %d", n+1)
+		}
+		return fmt.Errorf("payload%s: byte %d (0x%02x) is %s, which a %s text column cannot store: payloads must be UTF-8 text without NUL (encode binary data, e.g. as base64)", which, i, p[i], what, q.dialect)
+	}
+	return nil
 }
 
 // insertChunk inserts one chunk and returns its ids in order.

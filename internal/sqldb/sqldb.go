@@ -13,8 +13,9 @@
 //     machine more connections made a 50-goroutine drain slower, not faster.
 //
 // MySQL connections get, unless the DSN says otherwise: interpolateParams (one round trip per
-// statement), clientFoundRows (RowsAffected counts matched rows, as the other dialects do) and
-// READ COMMITTED isolation (no gap-lock deadlocks between pops and deletes).
+// statement), clientFoundRows (RowsAffected counts matched rows, as the other dialects do),
+// READ COMMITTED isolation (no gap-lock deadlocks between pops and deletes) and a one-minute
+// read and write timeout (COMMIT gets no context, so nothing else bounds it).
 package sqldb
 
 import (
@@ -52,6 +53,10 @@ const (
 	connectTimeout = 5 * time.Second
 	// serverPoolSize is the connection limit for PostgreSQL and MySQL.
 	serverPoolSize = 16
+	// mysqlIOTimeout bounds each read and write on a MySQL connection unless the DSN sets
+	// readTimeout or writeTimeout: far above any statement qctl sends, far below the minutes the
+	// operating system takes to give up on a silent server.
+	mysqlIOTimeout = time.Minute
 	// sqliteBusyTimeoutMS is how long an SQLite write waits for another process's lock.
 	sqliteBusyTimeoutMS = 10000
 )
@@ -103,6 +108,16 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 		where = mysqlCfg.Addr
 		if mysqlCfg.Timeout == 0 {
 			mysqlCfg.Timeout = connectTimeout
+		}
+		// A context bounds most calls, but database/sql gives COMMIT and ROLLBACK none, and the
+		// driver then reads with no deadline: a server that stopped answering without closing
+		// the connection (frozen, or cut off by a firewall that drops packets) would hold a
+		// worker's pop until the operating system gave up on the connection, many minutes later.
+		if mysqlCfg.ReadTimeout == 0 {
+			mysqlCfg.ReadTimeout = mysqlIOTimeout
+		}
+		if mysqlCfg.WriteTimeout == 0 {
+			mysqlCfg.WriteTimeout = mysqlIOTimeout
 		}
 		// Client-side interpolation sends each statement in one round trip instead of three
 		// (prepare, execute, close); it is safe with the utf8mb4 connection charset.
