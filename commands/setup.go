@@ -20,6 +20,7 @@ import (
 	"github.com/qctl/qctl/connectors/syncqueue"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/laravel"
 )
 
 const defaultConfigPath = "queue.toml"
@@ -137,6 +138,19 @@ func registry(p *Program, cfg *config.Config) *jobs.Registry {
 		reg.Register(name, handler)
 	}
 	return reg
+}
+
+// laravelDuties builds what a worker does around Laravel's jobs from the config's app_key.
+func laravelDuties(cfg *config.Config) (*laravel.Duties, error) {
+	var o laravel.Options
+	if cfg.AppKey != "" {
+		key, err := laravel.ParseKey(cfg.AppKey)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		o.Key = &key
+	}
+	return laravel.New(o), nil
 }
 
 func withTimeout(h jobs.Handler, d time.Duration) jobs.Handler {

@@ -12,6 +12,7 @@ import (
 	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/laravel"
 	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/worker"
 )
@@ -65,6 +66,7 @@ type workerSetup struct {
 	failed failedStore
 	opts   worker.Options
 	report worker.Reporter
+	duties *laravel.Duties
 }
 
 func (s *workerSetup) close() {
@@ -102,6 +104,9 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	reg := registry(p, cfg)
+	if s.duties, err = laravelDuties(cfg); err != nil {
+		return nil, nil, err
+	}
 	if s.failed, err = openFailedFor(ctx, cfg); err != nil {
 		return nil, nil, err
 	}
@@ -127,7 +132,7 @@ func runWork(c *cli.Context, p *Program) error {
 	if _, ok := s.queue.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
+	w := worker.New(worker.Deps{Queue: s.queue, Handlers: reg, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter(), Duties: s.duties}, s.opts)
 	if !c.Bool("json") {
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}

@@ -57,6 +57,7 @@ type Config struct {
 	Connections map[string]Connection // keyed by name; Connection.Name repeats the key
 	Failed      Failed                // where failed jobs are logged
 	Handlers    map[string]Handler    // exec handlers keyed by job name; Handler.Name repeats the key
+	AppKey      string                // Laravel's APP_KEY, to decrypt ShouldBeEncrypted jobs; secret: never print it
 	Path        string                // file the config came from; "" for Default() and Load
 }
 

@@ -101,6 +101,8 @@ func (d *decoder) document(doc map[string]any) *Config {
 			}
 		case "failed":
 			failedTable = d.table(path, doc[key])
+		case "app_key":
+			cfg.AppKey = d.str(path, doc[key])
 		case "handlers":
 			handlers := d.table(path, doc[key])
 			for _, name := range sortedKeys(handlers) {

@@ -50,6 +50,7 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		return w.fail(r, ev, start, err)
 	}
 	ev.Job = jobName(p)
+	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 
 	maxTries := w.opts.Tries
 	if p.MaxTries != nil {
@@ -68,21 +69,23 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		ev.Attempts = attempts
 	}
 	if maxTries > 0 && attempts > maxTries {
-		return w.fail(r, ev, start, fmt.Errorf("%s: %w (%d attempts, %d allowed)", ev.Job, ErrMaxAttempts, attempts, maxTries))
+		return w.failJob(r, ev, start, job, fmt.Errorf("%s: %w (%d attempts, %d allowed)", ev.Job, ErrMaxAttempts, attempts, maxTries))
 	}
 	if p.RetryUntil != nil && start.Unix() > *p.RetryUntil {
-		return w.fail(r, ev, start, fmt.Errorf("%s: %w (retry deadline %s passed)", ev.Job, ErrMaxAttempts, time.Unix(*p.RetryUntil, 0).UTC().Format(time.RFC3339)))
+		return w.failJob(r, ev, start, job, fmt.Errorf("%s: %w (retry deadline %s passed)", ev.Job, ErrMaxAttempts, time.Unix(*p.RetryUntil, 0).UTC().Format(time.RFC3339)))
+	}
+	if err := w.duties.Before(ctx, job); err != nil {
+		return w.fail(r, ev, start, err)
 	}
 	handler, err := w.handlers.Lookup(p)
 	if err != nil {
-		return w.fail(r, ev, start, err)
+		return w.failJob(r, ev, start, job, err)
 	}
 
 	timeout := w.opts.Timeout
 	if p.Timeout != nil && *p.Timeout > 0 {
 		timeout = time.Duration(*p.Timeout) * time.Second
 	}
-	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 	var count func() (int, error)
 	if attempts == 0 && counter != nil {
 		count = func() (int, error) { return w.countAttempts(counter, r) }
@@ -90,6 +93,9 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	job.SetAttempts(attempts, count)
 	err, abandoned := w.runHandler(ctx, handler, job, r, timeout)
 	timedOut := errors.Is(err, context.DeadlineExceeded)
+	if err == nil {
+		err = w.succeeded(job)
+	}
 
 	var release *jobs.ReleaseError
 	var failNow *jobs.FailError
@@ -106,7 +112,7 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	case errors.As(err, &failNow), errors.Is(err, jobs.ErrBadCommand):
 		// A Laravel object job whose command qctl cannot decode (reported when the handler binds
 		// it) reads the same bytes on every attempt: retrying cannot help.
-		res := w.fail(r, ev, start, err)
+		res := w.failJob(r, ev, start, job, err)
 		res.abandoned = abandoned
 		return res
 	}
@@ -115,12 +121,32 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	}
 	ev.Attempts = job.Attempts() // a failure needs the count: backoff is indexed by it
 	if (timedOut && p.FailOnTimeout) || (maxTries > 0 && ev.Attempts >= maxTries) {
-		res := w.fail(r, ev, start, err)
+		res := w.failJob(r, ev, start, job, err)
 		res.abandoned = abandoned
 		return res
 	}
 	ev.Error = err.Error()
 	return w.release(r, ev, start, w.backoff(p, ev.Attempts), abandoned, err)
+}
+
+// succeeded runs the after-success duties (the next job of a chain, the batch's count, the
+// unique lock). They run under the finish context: the job's own may be near its deadline.
+func (w *Worker) succeeded(job *jobs.Job) error {
+	ctx, cancel := w.finishContext()
+	defer cancel()
+	return w.duties.Succeeded(ctx, job)
+}
+
+// failJob runs the after-failure duties of a job that failed for good, then records it with
+// whatever the duties could not do added to its exception text.
+func (w *Worker) failJob(r *connectors.Reserved, ev Event, start time.Time, job *jobs.Job, cause error) result {
+	ctx, cancel := w.finishContext()
+	note := w.duties.Failed(ctx, job, cause)
+	cancel()
+	if note != "" {
+		cause = fmt.Errorf("%w\n%s", cause, note)
+	}
+	return w.fail(r, ev, start, cause)
 }
 
 // countAttempts asks a backend that counts attempts on demand for r's.

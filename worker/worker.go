@@ -30,6 +30,7 @@ type Worker struct {
 	failed   FailedLogger
 	report   Reporter
 	watch    func(*connectors.Reserved, bool)
+	duties   Duties
 	opts     Options
 	now      func() time.Time
 	memory   func() uint64
@@ -53,13 +54,16 @@ type Deps struct {
 	// the job is deleted, released or failed (done true). `listen` children use it to tell the
 	// listener which job to release if it has to kill them.
 	Watch func(job *connectors.Reserved, done bool)
+	// Duties, when set, run around every job (Laravel's chains, batches, unique locks and
+	// encrypted commands); nil runs handlers alone.
+	Duties Duties
 }
 
 // New returns a worker; it does nothing until Run.
 func New(d Deps, o Options) *Worker {
 	w := &Worker{
 		queue: d.Queue, handlers: d.Handlers, failed: d.Failed, report: d.Report, opts: o.withDefaults(),
-		now: d.Now, memory: d.Memory, watch: d.Watch,
+		now: d.Now, memory: d.Memory, watch: d.Watch, duties: d.Duties,
 		stopCh: make(chan struct{}), killCh: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	if w.report == nil {
@@ -70,6 +74,9 @@ func New(d Deps, o Options) *Worker {
 	}
 	if w.memory == nil {
 		w.memory = residentMemory
+	}
+	if w.duties == nil {
+		w.duties = noDuties{}
 	}
 	if w.watch == nil {
 		w.watch = func(*connectors.Reserved, bool) {}

@@ -18,13 +18,15 @@
 //   QCTL_PHP_JOBS_TABLE, QCTL_PHP_FAILED_TABLE
 //   QCTL_PHP_CACHE_TABLE  database queues: the cache table (cache.stores.database.table)
 //   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
+//   QCTL_PHP_APP_KEY      APP_KEY ("base64:..."): binds the encrypter, as a Laravel app always does
+//   QCTL_PHP_CIPHER       config/app.php 'cipher', default AES-256-CBC
 
 error_reporting(E_ALL);
 set_error_handler(function ($severity, $message, $file, $line) {
     throw new ErrorException($message, 0, $severity, $file, $line);
 });
 
-foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console'] as $component) {
+foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console', 'Encryption'] as $component) {
     require_once "Illuminate/$component/autoload.php";
 }
 require_once __DIR__ . '/jobs.php';
@@ -172,6 +174,13 @@ function interop_app(): InteropApp
         $app['queue'], $app['events'], $app[ExceptionHandler::class],
         fn () => $app->isDownForMaintenance()
     ));
+    // config/app.php 'key' and 'cipher': EncryptionServiceProvider binds the encrypter that
+    // ShouldBeEncrypted jobs are sealed and opened with.
+    if (($key = env_or('APP_KEY')) !== null) {
+        $app->instance(Illuminate\Contracts\Encryption\Encrypter::class, new Illuminate\Encryption\Encrypter(
+            base64_decode(substr($key, 7)), env_or('CIPHER', 'AES-256-CBC')
+        ));
+    }
     $app->bind(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher($app));
     return $app;
 }

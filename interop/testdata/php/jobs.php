@@ -4,6 +4,7 @@
 namespace Interop;
 
 use Illuminate\Bus\Queueable;
+use Illuminate\Contracts\Queue\ShouldBeEncrypted;
 use Illuminate\Contracts\Queue\ShouldQueue;
 use RuntimeException;
 
@@ -70,4 +71,9 @@ class SendInvoice implements ShouldQueue
     {
         record(['invoiceId' => $this->invoiceId, 'email' => $this->email, 'lines' => $this->lines]);
     }
+}
+
+/** SecretInvoice is SendInvoice sealed with the application's key (ShouldBeEncrypted). */
+class SecretInvoice extends SendInvoice implements ShouldBeEncrypted
+{
 }

@@ -6,6 +6,7 @@
 //   {"later": "Name@method", "delay": 3, "data": ..., "queue": "q"} Queue::later
 //   {"raw": "<payload JSON>", "queue": "q"}                      Queue::pushRaw
 //   {"object": [constructor args], "queue": "q"}                 Queue::push(new Interop\SendInvoice(...))
+//   {"encrypted": [constructor args], "queue": "q"}              the same, ShouldBeEncrypted (Interop\SecretInvoice)
 
 require __DIR__ . '/bootstrap.php';
 
@@ -33,6 +34,8 @@ foreach ($ops as $op) {
         $uuid = json_decode($op['raw'], true)['uuid'] ?? null;
     } elseif (isset($op['object'])) {
         $id = $queue->push(new Interop\SendInvoice(...$op['object']), '', $q);
+    } elseif (isset($op['encrypted'])) {
+        $id = $queue->push(new Interop\SecretInvoice(...$op['encrypted']), '', $q);
     } else {
         throw new InvalidArgumentException('unknown operation ' . json_encode($op));
     }
