@@ -140,9 +140,17 @@ func registry(p *Program, cfg *config.Config) *jobs.Registry {
 	return reg
 }
 
-// laravelDuties builds what a worker does around Laravel's jobs from the config's app_key.
+// laravelDuties builds what a worker does around Laravel's jobs: app_key, and the connections
+// a chain's next job may go to.
 func laravelDuties(cfg *config.Config) (*laravel.Duties, error) {
-	var o laravel.Options
+	o := laravel.Options{Open: func(ctx context.Context, name string) (connectors.Queue, string, error) {
+		conn, err := cfg.Connection(name)
+		if err != nil {
+			return nil, "", err
+		}
+		q, err := openQueue(ctx, conn, nil)
+		return q, conn.Queue, err
+	}}
 	if cfg.AppKey != "" {
 		key, err := laravel.ParseKey(cfg.AppKey)
 		if err != nil {

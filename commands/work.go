@@ -76,6 +76,9 @@ func (s *workerSetup) close() {
 	if s.failed != nil {
 		s.failed.Close()
 	}
+	if s.duties != nil {
+		s.duties.Close()
+	}
 }
 
 func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, *jobs.Registry, error) {

@@ -99,6 +99,26 @@ func NewPayload(name string, data json.RawMessage) *Payload {
 	}
 }
 
+// NewObjectPayload builds a Laravel object-job payload for a serialized command (PHP's
+// serialize() of the job object, or its encryption) of class, the way Laravel 8's
+// Queue::createObjectPayload does: a fresh v4 uuid, displayName and data.commandName set to the
+// class, job set to CallQueuedHandlerJob, retryUntil written even when null, and no createdAt.
+// The caller sets MaxTries, MaxExceptions, FailOnTimeout, Backoff, Timeout and RetryUntil from the
+// object's properties.
+func NewObjectPayload(class, command string) *Payload {
+	data, _ := json.Marshal(struct {
+		CommandName string `json:"commandName"`
+		Command     string `json:"command"`
+	}{class, command})
+	return &Payload{
+		UUID:        uuid.NewString(),
+		DisplayName: class,
+		Job:         CallQueuedHandlerJob,
+		Data:        data,
+		expiryKey:   "retryUntil",
+	}
+}
+
 // NewThinkPayload builds a think-queue 3 string-job payload for the job name ("app\job\Hello" or
 // "app\job\Hello@fire"), the way ThinkPHP's Queue::push does: job, maxTries and timeout null,
 // data. It has no uuid, displayName or createdAt, which think-queue never writes, and Encode keeps

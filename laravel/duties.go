@@ -4,15 +4,23 @@
 // dispatches the next job of a chain, keeps a batch's job_batches row, and releases a
 // ShouldBeUnique job's lock. Duties implements worker.Duties.
 //
-// Files: duties.go is the hook the worker calls; encrypter.go opens Laravel's encryption.
+// What Laravel leaves to PHP stays with PHP: closures (a chain's catch callbacks, a batch's then,
+// catch and finally) are never run by qctl, and a failed record says so where it matters.
+//
+// Files: duties.go is the hook the worker calls; encrypter.go is Laravel's encryption;
+// chain.go dispatches the next job of a chain.
 package laravel
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
 )
 
@@ -21,16 +29,66 @@ type Options struct {
 	// Key is the application's APP_KEY (see ParseKey); nil when none is configured, and then an
 	// encrypted command fails with a reason that says so.
 	Key *Key
+	// Open opens a connection by name ("" for the default one) and returns its queue and
+	// default queue name, for dispatching the next job of a chain where Laravel would.
+	Open func(ctx context.Context, connection string) (q connectors.Queue, defaultQueue string, err error)
 }
 
-// Duties are Laravel's after-run duties for one worker. Safe for concurrent jobs.
+// Duties are Laravel's after-run duties for one worker. Safe for concurrent jobs; Close closes
+// the connections they opened.
 type Duties struct {
 	opts Options
+
+	mu     sync.Mutex
+	queues map[string]openQueue // by connection name as the job named it
+}
+
+// openQueue is a connection Duties opened to dispatch to.
+type openQueue struct {
+	q            connectors.Queue
+	defaultQueue string
 }
 
 // New returns the duties for o.
 func New(o Options) *Duties {
-	return &Duties{opts: o}
+	return &Duties{opts: o, queues: map[string]openQueue{}}
+}
+
+// Close closes the connections opened for dispatching.
+func (d *Duties) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for name, c := range d.queues {
+		errs = append(errs, c.q.Close())
+		delete(d.queues, name)
+	}
+	return errors.Join(errs...)
+}
+
+// push stores payload on connection's queue ("" for the default connection, or its default queue).
+func (d *Duties) push(ctx context.Context, connection, queue string, payload []byte, delay time.Duration) error {
+	d.mu.Lock()
+	c, ok := d.queues[connection]
+	if !ok {
+		if d.opts.Open == nil {
+			d.mu.Unlock()
+			return errors.New("no connections to dispatch to were given")
+		}
+		q, def, err := d.opts.Open(ctx, connection)
+		if err != nil {
+			d.mu.Unlock()
+			return fmt.Errorf("dispatching to connection %q: %w", connection, err)
+		}
+		c = openQueue{q: q, defaultQueue: def}
+		d.queues[connection] = c
+	}
+	d.mu.Unlock()
+	if queue == "" {
+		queue = c.defaultQueue
+	}
+	_, err := c.q.Push(ctx, queue, payload, delay)
+	return err
 }
 
 // Before decrypts an encrypted command in place, so the handler (and an exec handler's stdin)
@@ -40,14 +98,58 @@ func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
 	return d.decrypt(job.Payload)
 }
 
-// Succeeded does what CallQueuedHandler::call does after a handler returns.
+// Succeeded does what CallQueuedHandler::call does after a handler returns: dispatch the next
+// job of the chain.
 func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
-	return nil
+	command, sealedWith, err := openCommand(job)
+	if err != nil && hasChain(job) {
+		return fmt.Errorf("cannot dispatch the rest of the chain: %w", err)
+	}
+	if command == nil {
+		return nil
+	}
+	return d.dispatchNextInChain(ctx, command, sealedWith)
 }
 
-// Failed does what CallQueuedHandler::failed does when a job fails for good.
+// Failed does what CallQueuedHandler::failed does when a job fails for good. The chain stops
+// there, as in Laravel; its catch callbacks are PHP closures, which the note says were not run.
 func (d *Duties) Failed(ctx context.Context, job *jobs.Job, cause error) string {
-	return ""
+	command, _, _ := openCommand(job)
+	if command == nil {
+		return ""
+	}
+	var notes []string
+	if catch, ok := command.Get(propChainCatch); ok {
+		if callbacks, ok := catch.Members(); ok && len(callbacks) > 0 {
+			notes = append(notes, fmt.Sprintf("qctl: the chain stopped here; its %d catch callback(s) are PHP closures and were not run", len(callbacks)))
+		}
+	}
+	return strings.Join(notes, "\n")
+}
+
+// hasChain reports whether an object job's command has jobs chained after it, for a command
+// the editor could not open.
+func hasChain(job *jobs.Job) bool {
+	data, _ := readCommand(job.Payload)
+	return strings.Contains(data.Command, `s:7:"chained";a:`) && !strings.Contains(data.Command, `s:7:"chained";a:0:{}`)
+}
+
+// openCommand opens an object job's command (decrypted by Before) for reading and editing, and
+// says which cipher sealed it on the queue ("" when it was not encrypted). A job that is not an
+// object job, or whose command cannot be opened, gives a nil command; the error says why for
+// the latter.
+func openCommand(job *jobs.Job) (command *jobs.SerializedObject, sealedWith string, err error) {
+	data, ok := readCommand(job.Payload)
+	if !ok || !strings.HasPrefix(data.Command, "O:") {
+		return nil, "", nil
+	}
+	if original, err := jobs.Decode(job.Raw); err == nil {
+		if sealed, ok := readCommand(original); ok {
+			sealedWith = cipherOf(sealed.Command)
+		}
+	}
+	command, err = jobs.ParseSerializedObject([]byte(data.Command))
+	return command, sealedWith, err
 }
 
 // commandData is an object job's data: the class and its serialized (maybe encrypted) command.

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -162,4 +163,70 @@ func unserializeString(b []byte) (string, bool) {
 		return "", false
 	}
 	return rest[:n], true
+}
+
+// cipherGCM and cipherCBC name the two forms of Laravel's encrypted payload.
+const (
+	cipherCBC = "cbc"
+	cipherGCM = "gcm"
+)
+
+// cipherOf tells which form sealed an encrypted payload ("" when it is not one).
+func cipherOf(payload string) string {
+	raw, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		return ""
+	}
+	var s sealed
+	if json.Unmarshal(raw, &s) != nil || s.Value == "" {
+		return ""
+	}
+	if s.Tag != "" {
+		return cipherGCM
+	}
+	return cipherCBC
+}
+
+// EncryptCommand seals a serialized job as Queue::createObjectPayload does for a
+// ShouldBeEncrypted job: Encrypter::encrypt of the serialized text (which serializes it once
+// more), with AES-GCM when gcm is set and AES-CBC with its MAC otherwise.
+func (k Key) EncryptCommand(command string, gcm bool) (string, error) {
+	plain := []byte("s:" + strconv.Itoa(len(command)) + `:"` + command + `";`)
+	block, err := aes.NewCipher(k.b)
+	if err != nil {
+		return "", err
+	}
+	var s sealed
+	if gcm {
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return "", err
+		}
+		iv := make([]byte, aead.NonceSize())
+		if _, err := rand.Read(iv); err != nil {
+			return "", err
+		}
+		out := aead.Seal(nil, iv, plain, nil)
+		body, tag := out[:len(out)-aead.Overhead()], out[len(out)-aead.Overhead():]
+		s = sealed{IV: base64.StdEncoding.EncodeToString(iv), Value: base64.StdEncoding.EncodeToString(body), Tag: base64.StdEncoding.EncodeToString(tag)}
+	} else {
+		iv := make([]byte, aes.BlockSize)
+		if _, err := rand.Read(iv); err != nil {
+			return "", err
+		}
+		pad := aes.BlockSize - len(plain)%aes.BlockSize
+		for i := 0; i < pad; i++ {
+			plain = append(plain, byte(pad))
+		}
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(plain, plain)
+		s = sealed{IV: base64.StdEncoding.EncodeToString(iv), Value: base64.StdEncoding.EncodeToString(plain)}
+		mac := hmac.New(sha256.New, k.b)
+		mac.Write([]byte(s.IV + s.Value))
+		s.MAC = hex.EncodeToString(mac.Sum(nil))
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(j), nil
 }

@@ -23,6 +23,9 @@
 
 error_reporting(E_ALL);
 set_error_handler(function ($severity, $message, $file, $line) {
+    if ($severity & (E_DEPRECATED | E_USER_DEPRECATED)) {
+        return true; // logged, not thrown, by Laravel 8.83's HandleExceptions (PHP 8.2 vs older packages)
+    }
     throw new ErrorException($message, 0, $severity, $file, $line);
 });
 
@@ -43,6 +46,21 @@ use Illuminate\Queue\Failed\DatabaseUuidFailedJobProvider;
 use Illuminate\Queue\Worker;
 use Illuminate\Redis\RedisManager;
 use Illuminate\Support\Facades\Facade;
+
+/**
+ * dispatch is the helper of Illuminate\Foundation (not among Debian's components) that
+ * Queueable::dispatchNextJobInChain calls: a PendingDispatch that, for a ShouldBeUnique job, first
+ * takes its UniqueLock (PendingDispatch::shouldDispatch) and then hands the job to the bus.
+ */
+function dispatch($job)
+{
+    $app = Container::getInstance();
+    if ($job instanceof Illuminate\Contracts\Queue\ShouldBeUnique &&
+        !(new Illuminate\Bus\UniqueLock($app->make(Illuminate\Contracts\Cache\Repository::class)))->acquire($job)) {
+        return null;
+    }
+    return $app->make(Illuminate\Contracts\Bus\Dispatcher::class)->dispatch($job);
+}
 
 /** InteropApp stands in for Illuminate\Foundation\Application where the queue commands need it. */
 class InteropApp extends Container
@@ -101,6 +119,7 @@ function interop_app(): InteropApp
 
     $connection = env_or('CONNECTION', 'default');
     $driver = env_or('DRIVER', 'redis');
+    $app->instance(Illuminate\Contracts\Container\Container::class, $app); // CallQueuedHandler's
     $app->instance('config', new Illuminate\Support\Fluent());
     $app->instance('events', new Dispatcher($app));
     $app->alias('events', Illuminate\Contracts\Events\Dispatcher::class);
@@ -181,6 +200,8 @@ function interop_app(): InteropApp
             base64_decode(substr($key, 7)), env_or('CIPHER', 'AES-256-CBC')
         ));
     }
-    $app->bind(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher($app));
+    $app->singleton(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher(
+        $app, fn ($connection = null) => $app['queue']->connection($connection)
+    ));
     return $app;
 }

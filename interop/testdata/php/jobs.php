@@ -6,6 +6,7 @@ namespace Interop;
 use Illuminate\Bus\Queueable;
 use Illuminate\Contracts\Queue\ShouldBeEncrypted;
 use Illuminate\Contracts\Queue\ShouldQueue;
+use Illuminate\Queue\InteractsWithQueue;
 use RuntimeException;
 
 /** record appends one JSON line describing a run to $QCTL_PHP_RECORD, for the Go test to read. */
@@ -76,4 +77,23 @@ class SendInvoice implements ShouldQueue
 /** SecretInvoice is SendInvoice sealed with the application's key (ShouldBeEncrypted). */
 class SecretInvoice extends SendInvoice implements ShouldBeEncrypted
 {
+}
+
+/** ChainStep is one job of a chain (Bus::chain): it records its step, where it ran and what is left. */
+class ChainStep implements ShouldQueue
+{
+    use InteractsWithQueue, Queueable;
+
+    public function __construct(public string $step, public bool $fail = false)
+    {
+    }
+
+    public function handle()
+    {
+        record(['job' => 'ChainStep', 'uuid' => $this->job->uuid(), 'queue' => $this->job->getQueue(),
+            'attempts' => $this->job->attempts(), 'data' => ['step' => $this->step, 'chained' => count($this->chained)]]);
+        if ($this->fail) {
+            throw new RuntimeException("step {$this->step} refused");
+        }
+    }
 }

@@ -7,6 +7,8 @@
 //   {"raw": "<payload JSON>", "queue": "q"}                      Queue::pushRaw
 //   {"object": [constructor args], "queue": "q"}                 Queue::push(new Interop\SendInvoice(...))
 //   {"encrypted": [constructor args], "queue": "q"}              the same, ShouldBeEncrypted (Interop\SecretInvoice)
+//   {"chain": [[step, queue], ...], "catch": n}                  Bus::chain([new Interop\ChainStep(step)->onQueue(queue), ...])
+//                                                                ->catch(n closures)->dispatch(), as PendingChain::dispatch does
 
 require __DIR__ . '/bootstrap.php';
 
@@ -36,6 +38,17 @@ foreach ($ops as $op) {
         $id = $queue->push(new Interop\SendInvoice(...$op['object']), '', $q);
     } elseif (isset($op['encrypted'])) {
         $id = $queue->push(new Interop\SecretInvoice(...$op['encrypted']), '', $q);
+    } elseif (isset($op['chain'])) {
+        $steps = array_map(fn ($s) => (new Interop\ChainStep($s[0], $s[2] ?? false))->onQueue($s[1]), $op['chain']);
+        $first = array_shift($steps);
+        $first->chain($steps);
+        $first->chainCatchCallbacks = [];
+        for ($i = 1; $i <= ($op['catch'] ?? 0); $i++) {
+            $first->chainCatchCallbacks[] = Illuminate\Queue\SerializableClosureFactory::make(
+                function ($e) use ($i) { Interop\record(['job' => 'catch', 'data' => $i]); }
+            );
+        }
+        $id = dispatch($first);
     } else {
         throw new InvalidArgumentException('unknown operation ' . json_encode($op));
     }
