@@ -150,7 +150,10 @@ func laravelDuties(cfg *config.Config) (*laravel.Duties, error) {
 		}
 		q, err := openQueue(ctx, conn, nil)
 		return q, conn.Queue, err
-	}}
+	}, UntilProcessing: map[string]bool{}}
+	for name, h := range cfg.Handlers {
+		o.UntilProcessing[name] = h.UniqueUntilProcessing
+	}
 	if cfg.AppKey != "" {
 		key, err := laravel.ParseKey(cfg.AppKey)
 		if err != nil {

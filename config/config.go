@@ -122,6 +122,9 @@ type Handler struct {
 	Env     map[string]string // added to the worker's environment
 	Timeout time.Duration     // per-job limit; 0 means the worker's --timeout
 	Stdin   string            // StdinPayload (default) or StdinData
+	// UniqueUntilProcessing declares the Laravel class ShouldBeUniqueUntilProcessing: its unique
+	// lock is released before the job runs, as Laravel's worker does, not after.
+	UniqueUntilProcessing bool
 }
 
 // defaultTOML is the configuration used when there is no queue.toml. Default parses it rather

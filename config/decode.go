@@ -241,6 +241,8 @@ func (d *decoder) handler(name string, tbl map[string]any) Handler {
 			h.Timeout = d.seconds(path, v)
 		case "stdin":
 			h.Stdin = d.str(path, v)
+		case "unique_until_processing":
+			h.UniqueUntilProcessing = d.boolean(path, v)
 		default:
 			d.fail(path, "unknown key")
 		}

@@ -8,7 +8,7 @@
 // catch and finally) are never run by qctl, and a failed record says so where it matters.
 //
 // Files: duties.go is the hook the worker calls; encrypter.go is Laravel's encryption;
-// chain.go dispatches the next job of a chain.
+// chain.go dispatches the next job of a chain; unique.go releases unique locks.
 package laravel
 
 import (
@@ -32,6 +32,9 @@ type Options struct {
 	// Open opens a connection by name ("" for the default one) and returns its queue and
 	// default queue name, for dispatching the next job of a chain where Laravel would.
 	Open func(ctx context.Context, connection string) (q connectors.Queue, defaultQueue string, err error)
+	// UntilProcessing names the classes that implement ShouldBeUniqueUntilProcessing, whose lock
+	// is released before the job runs rather than after; the payload does not say so.
+	UntilProcessing map[string]bool
 }
 
 // Duties are Laravel's after-run duties for one worker. Safe for concurrent jobs; Close closes
@@ -66,28 +69,35 @@ func (d *Duties) Close() error {
 	return errors.Join(errs...)
 }
 
+// queue returns the connection called name ("" for the default one), opening it on first use.
+func (d *Duties) queue(ctx context.Context, name string) (openQueue, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.queues[name]; ok {
+		return c, nil
+	}
+	if d.opts.Open == nil {
+		return openQueue{}, errors.New("no connections were given to the Laravel duties")
+	}
+	q, def, err := d.opts.Open(ctx, name)
+	if err != nil {
+		return openQueue{}, fmt.Errorf("connection %q: %w", name, err)
+	}
+	c := openQueue{q: q, defaultQueue: def}
+	d.queues[name] = c
+	return c, nil
+}
+
 // push stores payload on connection's queue ("" for the default connection, or its default queue).
 func (d *Duties) push(ctx context.Context, connection, queue string, payload []byte, delay time.Duration) error {
-	d.mu.Lock()
-	c, ok := d.queues[connection]
-	if !ok {
-		if d.opts.Open == nil {
-			d.mu.Unlock()
-			return errors.New("no connections to dispatch to were given")
-		}
-		q, def, err := d.opts.Open(ctx, connection)
-		if err != nil {
-			d.mu.Unlock()
-			return fmt.Errorf("dispatching to connection %q: %w", connection, err)
-		}
-		c = openQueue{q: q, defaultQueue: def}
-		d.queues[connection] = c
+	c, err := d.queue(ctx, connection)
+	if err != nil {
+		return fmt.Errorf("dispatching: %w", err)
 	}
-	d.mu.Unlock()
 	if queue == "" {
 		queue = c.defaultQueue
 	}
-	_, err := c.q.Push(ctx, queue, payload, delay)
+	_, err = c.q.Push(ctx, queue, payload, delay)
 	return err
 }
 
@@ -95,11 +105,19 @@ func (d *Duties) push(ctx context.Context, connection, queue string, payload []b
 // sees the serialized job as Laravel's worker does after CallQueuedHandler::getCommand. The raw
 // payload, which the failed store keeps, stays encrypted.
 func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
-	return d.decrypt(job.Payload)
+	if err := d.decrypt(job.Payload); err != nil {
+		return err
+	}
+	if d.opts.UntilProcessing[job.Payload.DisplayName] {
+		if command, _, _ := openCommand(job); command != nil {
+			return d.releaseUniqueLock(ctx, job, command)
+		}
+	}
+	return nil
 }
 
-// Succeeded does what CallQueuedHandler::call does after a handler returns: dispatch the next
-// job of the chain.
+// Succeeded does what CallQueuedHandler::call does after a handler returns: release the unique
+// lock, then dispatch the next job of the chain.
 func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 	command, sealedWith, err := openCommand(job)
 	if err != nil && hasChain(job) {
@@ -107,6 +125,11 @@ func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 	}
 	if command == nil {
 		return nil
+	}
+	if !d.opts.UntilProcessing[command.Class] {
+		if err := d.releaseUniqueLock(ctx, job, command); err != nil {
+			return err
+		}
 	}
 	return d.dispatchNextInChain(ctx, command, sealedWith)
 }
@@ -119,6 +142,11 @@ func (d *Duties) Failed(ctx context.Context, job *jobs.Job, cause error) string 
 		return ""
 	}
 	var notes []string
+	if !d.opts.UntilProcessing[command.Class] {
+		if err := d.releaseUniqueLock(ctx, job, command); err != nil {
+			notes = append(notes, "qctl: "+err.Error())
+		}
+	}
 	if catch, ok := command.Get(propChainCatch); ok {
 		if callbacks, ok := catch.Members(); ok && len(callbacks) > 0 {
 			notes = append(notes, fmt.Sprintf("qctl: the chain stopped here; its %d catch callback(s) are PHP closures and were not run", len(callbacks)))

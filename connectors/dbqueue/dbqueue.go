@@ -75,6 +75,7 @@ var (
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.LockReleaser  = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
 )
 

@@ -164,7 +164,8 @@ function interop_app(): InteropApp
     // adds ':' to the prefix); with the database queue, the database store (CACHE_DRIVER=database)
     // on the same connection, in the table `php artisan cache:table` made (no separator).
     $cache = new CacheRepository($driver === 'database'
-        ? new DatabaseStore($app['db']->connection(), env_or('CACHE_TABLE', 'cache'), env_or('CACHE_PREFIX', ''))
+        ? new DatabaseStore($app['db']->connection(), env_or('CACHE_TABLE', 'cache'), env_or('CACHE_PREFIX', ''),
+            env_or('CACHE_TABLE', 'cache') . '_locks') // cache.stores.database.lock_table, as cache:table names it
         : new RedisStore($app['redis'], env_or('CACHE_PREFIX', ''), 'cache'));
     $app->instance('cache.store', $cache);
     $app->alias('cache.store', Illuminate\Contracts\Cache\Repository::class);

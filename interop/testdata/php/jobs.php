@@ -5,6 +5,7 @@ namespace Interop;
 
 use Illuminate\Bus\Queueable;
 use Illuminate\Contracts\Queue\ShouldBeEncrypted;
+use Illuminate\Contracts\Queue\ShouldBeUnique;
 use Illuminate\Contracts\Queue\ShouldQueue;
 use Illuminate\Queue\InteractsWithQueue;
 use RuntimeException;
@@ -95,5 +96,23 @@ class ChainStep implements ShouldQueue
         if ($this->fail) {
             throw new RuntimeException("step {$this->step} refused");
         }
+    }
+}
+
+/** UniqueReport is a ShouldBeUnique job: one per report may be queued at a time (its uniqueId). */
+class UniqueReport implements ShouldQueue, ShouldBeUnique
+{
+    use Queueable;
+
+    public $uniqueId;
+
+    public function __construct(public string $report)
+    {
+        $this->uniqueId = $report;
+    }
+
+    public function handle()
+    {
+        record(['job' => 'UniqueReport', 'data' => $this->report]);
     }
 }

@@ -9,6 +9,8 @@
 //   {"encrypted": [constructor args], "queue": "q"}              the same, ShouldBeEncrypted (Interop\SecretInvoice)
 //   {"chain": [[step, queue], ...], "catch": n}                  Bus::chain([new Interop\ChainStep(step)->onQueue(queue), ...])
 //                                                                ->catch(n closures)->dispatch(), as PendingChain::dispatch does
+//   {"unique": "report", "queue": "q"}                           dispatch(new Interop\UniqueReport(report)): id "" and
+//                                                                uuid null when its unique lock is taken
 
 require __DIR__ . '/bootstrap.php';
 
@@ -49,6 +51,8 @@ foreach ($ops as $op) {
             );
         }
         $id = dispatch($first);
+    } elseif (isset($op['unique'])) {
+        $id = dispatch((new Interop\UniqueReport($op['unique']))->onQueue($q));
     } else {
         throw new InvalidArgumentException('unknown operation ' . json_encode($op));
     }
