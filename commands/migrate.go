@@ -14,7 +14,7 @@ import (
 func migrateCommand(p *Program) *cli.Command {
 	return &cli.Command{
 		Name:      "migrate",
-		Usage:     "create the jobs and failed_jobs tables that are missing (queue:table + migrate)",
+		Usage:     "create the jobs, failed_jobs and job_batches tables that are missing (queue:table + migrate)",
 		ArgsUsage: "[connection]",
 		Action: func(c *cli.Context) error {
 			cfg, conn, err := configAndConnection(c, c.Args().First())
@@ -34,7 +34,11 @@ func migrateCommand(p *Program) *cli.Command {
 				steps = append(steps, step{conn.Dialect, conn.DSN, o.Targets()})
 			}
 			if cfg.Failed.Driver == config.DriverDatabase {
-				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, []migrations.Target{failedTarget(cfg)}})
+				targets := []migrations.Target{failedTarget(cfg)}
+				if cfg.Failed.UUIDs { // Laravel's job_batches, beside its failed_jobs
+					targets = append(targets, migrations.Target{Kind: migrations.JobBatches, Table: cfg.Failed.BatchesTable})
+				}
+				steps = append(steps, step{cfg.Failed.Dialect, cfg.Failed.DSN, targets})
 			}
 			applied := 0
 			for _, s := range steps {

@@ -140,9 +140,9 @@ func registry(p *Program, cfg *config.Config) *jobs.Registry {
 	return reg
 }
 
-// laravelDuties builds what a worker does around Laravel's jobs: app_key, and the connections
-// a chain's next job may go to.
-func laravelDuties(cfg *config.Config) (*laravel.Duties, error) {
+// laravelDuties builds what a worker does around Laravel's jobs: app_key, the connections a
+// chain's next job may go to, and the job_batches table beside the failed jobs.
+func laravelDuties(ctx context.Context, cfg *config.Config) (*laravel.Duties, error) {
 	o := laravel.Options{Open: func(ctx context.Context, name string) (connectors.Queue, string, error) {
 		conn, err := cfg.Connection(name)
 		if err != nil {
@@ -160,6 +160,12 @@ func laravelDuties(cfg *config.Config) (*laravel.Duties, error) {
 			return nil, usageError("%v", err)
 		}
 		o.Key = &key
+	}
+	if cfg.Failed.Driver == config.DriverDatabase && cfg.Failed.UUIDs {
+		var err error
+		if o.Batches, err = laravel.OpenBatches(ctx, cfg.Failed.Dialect, cfg.Failed.DSN, cfg.Failed.BatchesTable); err != nil {
+			return nil, err
+		}
 	}
 	return laravel.New(o), nil
 }

@@ -107,7 +107,7 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	reg := registry(p, cfg)
-	if s.duties, err = laravelDuties(cfg); err != nil {
+	if s.duties, err = laravelDuties(ctx, cfg); err != nil {
 		return nil, nil, err
 	}
 	if s.failed, err = openFailedFor(ctx, cfg); err != nil {

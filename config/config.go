@@ -105,6 +105,9 @@ type Failed struct {
 	DSN     string
 	Table   string // default "failed_jobs"
 	UUIDs   bool   // Laravel's uuid-keyed table (default); false for think-queue 3's integer ids and fail_time
+	// BatchesTable is Laravel's job_batches table (queue.batching.table), kept in the failed
+	// store's database as a Laravel app keeps both in its default one; "" means "job_batches".
+	BatchesTable string
 }
 
 // What an exec handler's command reads on stdin, for Handler.Stdin.

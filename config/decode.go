@@ -77,6 +77,8 @@ var failedKeys = map[string][]string{
 	"dsn":     {DriverDatabase},
 	"table":   {DriverDatabase},
 	"uuids":   {DriverDatabase},
+
+	"batches_table": {DriverDatabase},
 }
 
 // document decodes the top level, then resolves what depends on several sections: the default
@@ -212,6 +214,8 @@ func (d *decoder) failed(tbl map[string]any, cfg *Config) Failed {
 			f.Table = d.str(path, v)
 		case "uuids":
 			f.UUIDs = d.boolean(path, v)
+		case "batches_table":
+			f.BatchesTable = d.str(path, v)
 		}
 	}
 	var fallback *Connection

@@ -8,7 +8,8 @@
 // catch and finally) are never run by qctl, and a failed record says so where it matters.
 //
 // Files: duties.go is the hook the worker calls; encrypter.go is Laravel's encryption;
-// chain.go dispatches the next job of a chain; unique.go releases unique locks.
+// chain.go dispatches the next job of a chain; unique.go releases unique locks; batches.go is
+// the job_batches table and batch.go what a batched job's run changes in it.
 package laravel
 
 import (
@@ -35,6 +36,8 @@ type Options struct {
 	// UntilProcessing names the classes that implement ShouldBeUniqueUntilProcessing, whose lock
 	// is released before the job runs rather than after; the payload does not say so.
 	UntilProcessing map[string]bool
+	// Batches is the job_batches table, which Close closes; nil leaves batches to PHP.
+	Batches *Batches
 }
 
 // Duties are Laravel's after-run duties for one worker. Safe for concurrent jobs; Close closes
@@ -65,6 +68,10 @@ func (d *Duties) Close() error {
 	for name, c := range d.queues {
 		errs = append(errs, c.q.Close())
 		delete(d.queues, name)
+	}
+	if d.opts.Batches != nil {
+		errs = append(errs, d.opts.Batches.Close())
+		d.opts.Batches = nil
 	}
 	return errors.Join(errs...)
 }
@@ -108,16 +115,20 @@ func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
 	if err := d.decrypt(job.Payload); err != nil {
 		return err
 	}
-	if d.opts.UntilProcessing[job.Payload.DisplayName] {
-		if command, _, _ := openCommand(job); command != nil {
-			return d.releaseUniqueLock(ctx, job, command)
+	command, _, _ := openCommand(job)
+	if command == nil {
+		return nil
+	}
+	if d.opts.UntilProcessing[command.Class] {
+		if err := d.releaseUniqueLock(ctx, job, command); err != nil {
+			return err
 		}
 	}
-	return nil
+	return d.skipCancelled(ctx, command)
 }
 
 // Succeeded does what CallQueuedHandler::call does after a handler returns: release the unique
-// lock, then dispatch the next job of the chain.
+// lock, dispatch the next job of the chain, and count the job in its batch.
 func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 	command, sealedWith, err := openCommand(job)
 	if err != nil && hasChain(job) {
@@ -131,7 +142,10 @@ func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 			return err
 		}
 	}
-	return d.dispatchNextInChain(ctx, command, sealedWith)
+	if err := d.dispatchNextInChain(ctx, command, sealedWith); err != nil {
+		return err
+	}
+	return d.recordBatchSuccess(ctx, job, command)
 }
 
 // Failed does what CallQueuedHandler::failed does when a job fails for good. The chain stops
@@ -147,6 +161,7 @@ func (d *Duties) Failed(ctx context.Context, job *jobs.Job, cause error) string 
 			notes = append(notes, "qctl: "+err.Error())
 		}
 	}
+	notes = append(notes, d.recordBatchFailure(ctx, job, command)...)
 	if catch, ok := command.Get(propChainCatch); ok {
 		if callbacks, ok := catch.Members(); ok && len(callbacks) > 0 {
 			notes = append(notes, fmt.Sprintf("qctl: the chain stopped here; its %d catch callback(s) are PHP closures and were not run", len(callbacks)))

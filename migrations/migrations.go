@@ -35,6 +35,8 @@ const (
 	// ThinkJobs is think-queue 3's jobs table (reserve_time, available_time, create_time): the
 	// database queue of a format = "think" connection.
 	ThinkJobs Kind = "think_jobs"
+	// JobBatches is Laravel's job_batches table (Bus::batch), kept beside the failed jobs.
+	JobBatches Kind = "job_batches"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -78,6 +80,7 @@ var steps = []step{
 	{"0003_qctl_signals", Signals},
 	{"0004_think_failed_jobs", ThinkFailedJobs},
 	{"0005_think_jobs", ThinkJobs},
+	{"0006_job_batches", JobBatches},
 }
 
 // Apply creates whatever of targets is missing in db and returns one line per step applied, such

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/qctl/qctl/jobs"
 )
@@ -21,6 +22,11 @@ type Duties interface {
 	// returns is added to the exception text (what it could not do, such as PHP closures).
 	Failed(ctx context.Context, job *jobs.Job, cause error) (note string)
 }
+
+// ErrSkip is wrapped by a Before error for a job that must not run yet counts as done, such as
+// a job of a cancelled Laravel batch (whose PHP handler would return at once): the handler is not
+// called, Succeeded runs, and the job is deleted.
+var ErrSkip = errors.New("skipped")
 
 // noDuties is the worker's Duties when Deps has none: plain job runs.
 type noDuties struct{}

@@ -74,7 +74,14 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	if p.RetryUntil != nil && start.Unix() > *p.RetryUntil {
 		return w.failJob(r, ev, start, job, fmt.Errorf("%s: %w (retry deadline %s passed)", ev.Job, ErrMaxAttempts, time.Unix(*p.RetryUntil, 0).UTC().Format(time.RFC3339)))
 	}
-	if err := w.duties.Before(ctx, job); err != nil {
+	if err := w.duties.Before(ctx, job); errors.Is(err, ErrSkip) {
+		if err := w.succeeded(job); err != nil {
+			return w.release(r, ev, start, w.backoff(p, attempts), false, err)
+		}
+		ev.Type, ev.Duration, ev.Error = EventProcessed, w.now().Sub(start), err.Error()
+		w.report(ev)
+		return result{job: r, outcome: outcomeDone}
+	} else if err != nil {
 		return w.fail(r, ev, start, err)
 	}
 	handler, err := w.handlers.Lookup(p)

@@ -20,6 +20,7 @@
 //   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
 //   QCTL_PHP_APP_KEY      APP_KEY ("base64:..."): binds the encrypter, as a Laravel app always does
 //   QCTL_PHP_CIPHER       config/app.php 'cipher', default AES-256-CBC
+//   QCTL_PHP_BATCHES_TABLE queue.batching.table (on the SQL connection above), default job_batches
 
 error_reporting(E_ALL);
 set_error_handler(function ($severity, $message, $file, $line) {
@@ -201,6 +202,10 @@ function interop_app(): InteropApp
             base64_decode(substr($key, 7)), env_or('CIPHER', 'AES-256-CBC')
         ));
     }
+    // config/queue.php 'batching': DatabaseBatchRepository, as BusServiceProvider binds it.
+    $app->singleton(Illuminate\Bus\BatchRepository::class, fn ($app) => new Illuminate\Bus\DatabaseBatchRepository(
+        new Illuminate\Bus\BatchFactory($app['queue']), $app['db']->connection(), env_or('BATCHES_TABLE', 'job_batches')
+    ));
     $app->singleton(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher(
         $app, fn ($connection = null) => $app['queue']->connection($connection)
     ));

@@ -3,6 +3,7 @@
 
 namespace Interop;
 
+use Illuminate\Bus\Batchable;
 use Illuminate\Bus\Queueable;
 use Illuminate\Contracts\Queue\ShouldBeEncrypted;
 use Illuminate\Contracts\Queue\ShouldBeUnique;
@@ -114,5 +115,26 @@ class UniqueReport implements ShouldQueue, ShouldBeUnique
     public function handle()
     {
         record(['job' => 'UniqueReport', 'data' => $this->report]);
+    }
+}
+
+/** BatchStep is a job of a Bus::batch; like Laravel's documented batched jobs it does nothing once its batch is cancelled. */
+class BatchStep implements ShouldQueue
+{
+    use Batchable, InteractsWithQueue, Queueable;
+
+    public function __construct(public int $n, public bool $fail = false)
+    {
+    }
+
+    public function handle()
+    {
+        if ($this->batch()->cancelled()) {
+            return;
+        }
+        record(['job' => 'BatchStep', 'uuid' => $this->job->uuid(), 'data' => ['n' => $this->n]]);
+        if ($this->fail) {
+            throw new RuntimeException("batch step {$this->n} refused");
+        }
     }
 }

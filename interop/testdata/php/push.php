@@ -9,6 +9,9 @@
 //   {"encrypted": [constructor args], "queue": "q"}              the same, ShouldBeEncrypted (Interop\SecretInvoice)
 //   {"chain": [[step, queue], ...], "catch": n}                  Bus::chain([new Interop\ChainStep(step)->onQueue(queue), ...])
 //                                                                ->catch(n closures)->dispatch(), as PendingChain::dispatch does
+//   {"batch": [fail?, ...], "queue": "q", "allowFailures": bool, "then": bool}
+//                                                                Bus::batch([new Interop\BatchStep(i, fail?), ...])->dispatch():
+//                                                                id is the batch id, uuid null
 //   {"unique": "report", "queue": "q"}                           dispatch(new Interop\UniqueReport(report)): id "" and
 //                                                                uuid null when its unique lock is taken
 
@@ -53,6 +56,19 @@ foreach ($ops as $op) {
         $id = dispatch($first);
     } elseif (isset($op['unique'])) {
         $id = dispatch((new Interop\UniqueReport($op['unique']))->onQueue($q));
+    } elseif (isset($op['batch'])) {
+        $jobs = [];
+        foreach ($op['batch'] as $i => $fail) {
+            $jobs[] = new Interop\BatchStep($i + 1, $fail);
+        }
+        $pending = (new Illuminate\Bus\PendingBatch($app, collect($jobs)))->onQueue($q)
+            ->allowFailures($op['allowFailures'] ?? false);
+        if ($op['then'] ?? false) {
+            $pending->then(function ($batch) { Interop\record(['job' => 'then']); })
+                ->catch(function ($batch, $e) { Interop\record(['job' => 'catch']); });
+        }
+        $id = $pending->dispatch()->id;
+        $uuid = null;
     } else {
         throw new InvalidArgumentException('unknown operation ' . json_encode($op));
     }
