@@ -111,6 +111,22 @@ func TestBatchFailedJobOnQctl(t *testing.T) {
 			t.Errorf("failed_job_ids %v, failed jobs on qctl %v", ids, onQctlFailed)
 		}
 		e.b.expectEmpty(t, "qctl")
+
+		// `qctl batches ID` shows the row; `qctl retry-batch ID` retries its failed job, which the
+		// cancelled batch then skips and counts as done, as Laravel's queue:retry-batch would.
+		if r := e.qctlOK("batches", onQctl, "--json"); !strings.Contains(r.stdout, `"failed_jobs":1`) || !strings.Contains(r.stdout, `"state":"cancelled"`) {
+			t.Errorf("qctl batches %s printed %s", onQctl, r.stdout)
+		}
+		e.qctlOK("retry-batch", onQctl)
+		if r := e.embedded([]string{`Interop\BatchStep`}, "work", e.b.conn, "--queue", "qctl", "--stop-when-empty"); r.code != 0 {
+			t.Fatalf("qctl work: %s", r)
+		}
+		if b := e.batches(onQctl)[0]; b.PendingJobs != 0 || b.FailedJobs != 1 || len(b.FailedJobIDs) != 0 {
+			t.Errorf("after retry-batch: %+v, want nothing pending and no failed job ids", b)
+		}
+		if r := e.qctl("retry-batch", onQctl); r.code != 1 || !strings.Contains(r.stderr, "does not contain any failed jobs") {
+			t.Errorf("a second retry-batch: %s", r)
+		}
 	})
 }
 
