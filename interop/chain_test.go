@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -89,4 +90,32 @@ func TestChainStopsAtAFailedJob(t *testing.T) {
 		t.Fatalf("failed jobs %+v, want %s with a note on the catch callbacks", failed, pushed.UUID)
 	}
 	e.b.expectEmpty(t, "php")
+}
+
+// TestEncryptedChainStaysEncrypted: in a chain of ShouldBeEncrypted jobs, the next job qctl
+// dispatches is sealed again with the cipher the first came with, and Laravel's worker opens and
+// runs it.
+func TestEncryptedChainStaysEncrypted(t *testing.T) {
+	t.Parallel()
+	for _, cipher := range []string{"AES-256-CBC", "AES-256-GCM"} {
+		t.Run(cipher, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, kindRedis, "")
+			key := newAppKey(t)
+			e.useAppKey(key, cipher, key)
+			e.addHandlers(e.execHandler(`Interop\SecretChainStep`) + "stdin = \"data\"\n")
+			e.laravelPush(map[string]any{"chain": [][]any{{"one", "go"}, {"two", "php"}}, "sealed": true})
+			e.qctlOK("work", e.b.conn, "--queue", "go", "--stop-when-empty")
+			next := e.b.rdb.LRange(context.Background(), e.b.prefix+"queues:php", 0, -1).Val()
+			if len(next) != 1 || !strings.Contains(next[0], `"command":"eyJ`) || strings.Contains(next[0], `step`) {
+				t.Errorf("the next job is not sealed on the queue: %q", next)
+			}
+			if r := e.artisan("queue:work", e.b.conn, "--queue=php", "--stop-when-empty"); r.code != 0 || strings.Contains(r.stdout, "Failed") {
+				t.Fatalf("Laravel's worker: %s", r)
+			}
+			if php := e.phpRecords(); len(php) != 1 || !strings.Contains(string(php[0].Data), `"two"`) {
+				t.Fatalf("Laravel ran %+v, want step two", php)
+			}
+		})
+	}
 }

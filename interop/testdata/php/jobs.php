@@ -138,3 +138,8 @@ class BatchStep implements ShouldQueue
         }
     }
 }
+
+/** SecretChainStep is a ChainStep sealed with the application's key (ShouldBeEncrypted). */
+class SecretChainStep extends ChainStep implements ShouldBeEncrypted
+{
+}

@@ -7,7 +7,8 @@
 //   {"raw": "<payload JSON>", "queue": "q"}                      Queue::pushRaw
 //   {"object": [constructor args], "queue": "q"}                 Queue::push(new Interop\SendInvoice(...))
 //   {"encrypted": [constructor args], "queue": "q"}              the same, ShouldBeEncrypted (Interop\SecretInvoice)
-//   {"chain": [[step, queue], ...], "catch": n}                  Bus::chain([new Interop\ChainStep(step)->onQueue(queue), ...])
+//   {"chain": [[step, queue], ...], "catch": n, "sealed": b}     Bus::chain([new Interop\ChainStep(step)->onQueue(queue), ...])
+//                                                                (SecretChainStep, ShouldBeEncrypted, with "sealed")
 //                                                                ->catch(n closures)->dispatch(), as PendingChain::dispatch does
 //   {"batch": [fail?, ...], "queue": "q", "allowFailures": bool, "then": bool}
 //                                                                Bus::batch([new Interop\BatchStep(i, fail?), ...])->dispatch():
@@ -44,7 +45,8 @@ foreach ($ops as $op) {
     } elseif (isset($op['encrypted'])) {
         $id = $queue->push(new Interop\SecretInvoice(...$op['encrypted']), '', $q);
     } elseif (isset($op['chain'])) {
-        $steps = array_map(fn ($s) => (new Interop\ChainStep($s[0], $s[2] ?? false))->onQueue($s[1]), $op['chain']);
+        $class = ($op['sealed'] ?? false) ? Interop\SecretChainStep::class : Interop\ChainStep::class;
+        $steps = array_map(fn ($s) => (new $class($s[0], $s[2] ?? false))->onQueue($s[1]), $op['chain']);
         $first = array_shift($steps);
         $first->chain($steps);
         $first->chainCatchCallbacks = [];
