@@ -32,7 +32,7 @@ const (
 // the list and the chain's connection, queue and catch callbacks, and dispatched to its own
 // connection and queue, or else the chain's. The next job's bytes are PHP's own, with only those
 // properties rewritten, so PHP's worker reads it as if Laravel had pushed it.
-func (d *Duties) dispatchNextInChain(ctx context.Context, command *jobs.SerializedObject, sealedWith string) error {
+func (d *Duties) dispatchNextInChain(ctx context.Context, job *jobs.Job, command *jobs.SerializedObject) error {
 	chainedValue, ok := command.Get(propChained)
 	if !ok {
 		return nil
@@ -74,7 +74,7 @@ func (d *Duties) dispatchNextInChain(ctx context.Context, command *jobs.Serializ
 	if err != nil {
 		return fmt.Errorf("the next job of the chain of %s: %w", command.Class, err)
 	}
-	return d.dispatch(ctx, next, string(serialized), sealedWith)
+	return d.dispatch(ctx, next, string(serialized), sealedWith(job))
 }
 
 // elvis is PHP's `$next->name ?: $fallback`: the next job's own value unless it is falsy.
@@ -106,13 +106,13 @@ func falsy(v jobs.PHPValue) bool {
 // default when null), its queue (the connection's own when null), after its delay, in the payload
 // Queue::createObjectPayload builds. A job that came out of an encrypted command is sealed again
 // with the same cipher, so what was secret on the queue stays secret.
-func (d *Duties) dispatch(ctx context.Context, job *jobs.SerializedObject, serialized, sealedWith string) error {
+func (d *Duties) dispatch(ctx context.Context, job *jobs.SerializedObject, serialized, cipher string) error {
 	command := serialized
-	if sealedWith != "" || propIsTrue(job, "shouldBeEncrypted") {
+	if cipher != "" || propIsTrue(job, "shouldBeEncrypted") {
 		if d.opts.Key == nil {
 			return fmt.Errorf("%s must be encrypted and %w", job.Class, ErrNoKey)
 		}
-		sealed, err := d.opts.Key.EncryptCommand(serialized, sealedWith == cipherGCM)
+		sealed, err := d.opts.Key.EncryptCommand(serialized, cipher == cipherGCM)
 		if err != nil {
 			return fmt.Errorf("%s: %w", job.Class, err)
 		}

@@ -115,7 +115,7 @@ func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
 	if err := d.decrypt(job.Payload); err != nil {
 		return err
 	}
-	command, _, _ := openCommand(job)
+	command, _ := openCommand(job)
 	if command == nil {
 		return nil
 	}
@@ -130,7 +130,7 @@ func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
 // Succeeded does what CallQueuedHandler::call does after a handler returns: release the unique
 // lock, dispatch the next job of the chain, and count the job in its batch.
 func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
-	command, sealedWith, err := openCommand(job)
+	command, err := openCommand(job)
 	if err != nil && hasChain(job) {
 		return fmt.Errorf("cannot dispatch the rest of the chain: %w", err)
 	}
@@ -142,7 +142,7 @@ func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 			return err
 		}
 	}
-	if err := d.dispatchNextInChain(ctx, command, sealedWith); err != nil {
+	if err := d.dispatchNextInChain(ctx, job, command); err != nil {
 		return err
 	}
 	return d.recordBatchSuccess(ctx, job, command)
@@ -151,7 +151,7 @@ func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 // Failed does what CallQueuedHandler::failed does when a job fails for good. The chain stops
 // there, as in Laravel; its catch callbacks are PHP closures, which the note says were not run.
 func (d *Duties) Failed(ctx context.Context, job *jobs.Job, cause error) string {
-	command, _, _ := openCommand(job)
+	command, _ := openCommand(job)
 	if command == nil {
 		return ""
 	}
@@ -177,22 +177,29 @@ func hasChain(job *jobs.Job) bool {
 	return strings.Contains(data.Command, `s:7:"chained";a:`) && !strings.Contains(data.Command, `s:7:"chained";a:0:{}`)
 }
 
-// openCommand opens an object job's command (decrypted by Before) for reading and editing, and
-// says which cipher sealed it on the queue ("" when it was not encrypted). A job that is not an
-// object job, or whose command cannot be opened, gives a nil command; the error says why for
-// the latter.
-func openCommand(job *jobs.Job) (command *jobs.SerializedObject, sealedWith string, err error) {
+// openCommand opens an object job's command (decrypted by Before) for reading and editing. A job
+// that is not an object job, or whose command cannot be opened, gives a nil command; the error
+// says why for the latter.
+func openCommand(job *jobs.Job) (*jobs.SerializedObject, error) {
 	data, ok := readCommand(job.Payload)
 	if !ok || !strings.HasPrefix(data.Command, "O:") {
-		return nil, "", nil
+		return nil, nil
 	}
-	if original, err := jobs.Decode(job.Raw); err == nil {
-		if sealed, ok := readCommand(original); ok {
-			sealedWith = cipherOf(sealed.Command)
-		}
+	return jobs.ParseSerializedObject([]byte(data.Command))
+}
+
+// sealedWith says which cipher sealed the job's command on the queue ("" when it was not
+// encrypted): the raw payload keeps what Before decrypted.
+func sealedWith(job *jobs.Job) string {
+	original, err := jobs.Decode(job.Raw)
+	if err != nil {
+		return ""
 	}
-	command, err = jobs.ParseSerializedObject([]byte(data.Command))
-	return command, sealedWith, err
+	sealed, ok := readCommand(original)
+	if !ok {
+		return ""
+	}
+	return cipherOf(sealed.Command)
 }
 
 // commandData is an object job's data: the class and its serialized (maybe encrypted) command.
