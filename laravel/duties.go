@@ -109,8 +109,9 @@ func (d *Duties) push(ctx context.Context, connection, queue string, payload []b
 }
 
 // Before decrypts an encrypted command in place, so the handler (and an exec handler's stdin)
-// sees the serialized job as Laravel's worker does after CallQueuedHandler::getCommand. The raw
-// payload, which the failed store keeps, stays encrypted.
+// sees the serialized job as Laravel's worker does after CallQueuedHandler::getCommand; the raw
+// payload, which the failed store keeps, stays encrypted. It then releases the unique lock of a
+// class declared until-processing, and skips (worker.ErrSkip) a job whose batch was cancelled.
 func (d *Duties) Before(ctx context.Context, job *jobs.Job) error {
 	if err := d.decrypt(job.Payload); err != nil {
 		return err
@@ -151,6 +152,7 @@ func (d *Duties) Succeeded(ctx context.Context, job *jobs.Job) error {
 // Failed does what CallQueuedHandler::failed does when a job fails for good. The chain stops
 // there, as in Laravel; its catch callbacks are PHP closures, which the note says were not run.
 func (d *Duties) Failed(ctx context.Context, job *jobs.Job, cause error) string {
+	_ = d.decrypt(job.Payload) // a job failed before its run (tries used up) was not opened yet
 	command, _ := openCommand(job)
 	if command == nil {
 		return ""

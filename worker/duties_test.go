@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ type recordingDuties struct {
 	mu            sync.Mutex
 	calls         []string
 	failBefore    string // job name whose Before fails
+	skip          string // job name whose Before skips it
 	failSucceeded string // job name whose Succeeded fails
 }
 
@@ -29,6 +31,9 @@ func (d *recordingDuties) Before(_ context.Context, j *jobs.Job) error {
 	d.add("before " + j.Payload.Job)
 	if j.Payload.Job == d.failBefore {
 		return errors.New("cannot open the command")
+	}
+	if j.Payload.Job == d.skip {
+		return fmt.Errorf("its batch was cancelled: %w", worker.ErrSkip)
 	}
 	return nil
 }
@@ -48,12 +53,13 @@ func (d *recordingDuties) Failed(_ context.Context, j *jobs.Job, cause error) st
 
 // TestDutiesRunWhereTheOutcomeIsApplied: Succeeded after a handler succeeds, Failed (with its note
 // in the failed record) when a job fails for good, a failing Succeeded handled like a handler
-// error, and a failing Before fails the job without running the handler or Failed.
+// error, a failing Before fails the job without running the handler or Failed, and a Before that
+// skips the job deletes it as done without running the handler.
 func TestDutiesRunWhereTheOutcomeIsApplied(t *testing.T) {
 	b := setup(t)
 	ran := map[string]int{}
 	var mu sync.Mutex
-	for _, name := range []string{"Ok", "Boom", "ChainBreaks", "Sealed"} {
+	for _, name := range []string{"Ok", "Boom", "ChainBreaks", "Sealed", "Cancelled"} {
 		b.handlers.Register(name, func(_ context.Context, j *jobs.Job) error {
 			mu.Lock()
 			ran[j.Payload.Job]++
@@ -65,7 +71,7 @@ func TestDutiesRunWhereTheOutcomeIsApplied(t *testing.T) {
 		})
 		b.push("default", name, nil)
 	}
-	d := &recordingDuties{failBefore: "Sealed", failSucceeded: "ChainBreaks"}
+	d := &recordingDuties{failBefore: "Sealed", failSucceeded: "ChainBreaks", skip: "Cancelled"}
 	w := worker.New(worker.Deps{Queue: b.queue, Handlers: b.handlers, Failed: b.failed, Report: b.events.add, Now: b.clock.Now, Duties: d},
 		worker.Options{Connection: "database", Tries: 1, StopWhenEmpty: true})
 	b.run(w)
@@ -75,11 +81,12 @@ func TestDutiesRunWhereTheOutcomeIsApplied(t *testing.T) {
 		"before Boom", "failed Boom: boom",
 		"before ChainBreaks", "succeeded ChainBreaks", "failed ChainBreaks: cannot push the next job of the chain",
 		"before Sealed",
+		"before Cancelled", "succeeded Cancelled",
 	}
 	if strings.Join(d.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("duties ran:\n%s\nwant:\n%s", strings.Join(d.calls, "\n"), strings.Join(want, "\n"))
 	}
-	if ran["Sealed"] != 0 || ran["Ok"] != 1 {
+	if ran["Sealed"] != 0 || ran["Cancelled"] != 0 || ran["Ok"] != 1 || b.size("default") != 0 {
 		t.Errorf("handlers ran %v", ran)
 	}
 	recs := b.failedRecords()
