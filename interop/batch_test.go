@@ -117,6 +117,9 @@ func TestBatchFailedJobOnQctl(t *testing.T) {
 		if r := e.qctlOK("batches", onQctl, "--json"); !strings.Contains(r.stdout, `"failed_jobs":1`) || !strings.Contains(r.stdout, `"state":"cancelled"`) {
 			t.Errorf("qctl batches %s printed %s", onQctl, r.stdout)
 		}
+		if r := e.qctlOK("batches"); !strings.Contains(r.stdout, onQctl) || !strings.Contains(r.stdout, alone) {
+			t.Errorf("qctl batches does not list both batches:\n%s", r.stdout)
+		}
 		e.qctlOK("retry-batch", onQctl)
 		if r := e.embedded([]string{`Interop\BatchStep`}, "work", e.b.conn, "--queue", "qctl", "--stop-when-empty"); r.code != 0 {
 			t.Fatalf("qctl work: %s", r)
