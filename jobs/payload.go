@@ -5,7 +5,7 @@
 // object jobs' PHP-serialized commands (Payload.Command, Job.Bind).
 //
 // Files: payload.go decodes the envelope and encode.go writes it; job.go and registry.go are the
-// handler side; command.go and php*.go read serialized commands.
+// handler side; command.go and php*.go read serialized commands, and phpedit.go rewrites them.
 //
 // The package is a leaf: it imports only the standard library and github.com/google/uuid, so every
 // connector, the worker and user programs can share it without import cycles.
