@@ -12,6 +12,7 @@ import (
 
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/laravel"
 	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/manager"
 	"github.com/qctl/qctl/worker"
@@ -67,6 +68,7 @@ type workerSetup struct {
 	handlers *jobs.Registry
 	opts     worker.Options
 	report   worker.Reporter
+	duties   *laravel.Duties
 }
 
 func (s *workerSetup) close() {
@@ -75,6 +77,9 @@ func (s *workerSetup) close() {
 	}
 	if s.failed != nil {
 		s.failed.Close()
+	}
+	if s.duties != nil {
+		s.duties.Close()
 	}
 }
 
@@ -117,6 +122,11 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		}
 		if s.conn, err = m.Open(ctx, name); err != nil {
 			failed.Close()
+			return managerError(err)
+		}
+		if s.duties, err = m.Duties(ctx); err != nil {
+			failed.Close()
+			s.conn.Close()
 			return managerError(err)
 		}
 		s.failed = failed
@@ -162,7 +172,7 @@ func runWork(c *cli.Context, p *Program) error {
 	if _, ok := s.conn.Backend.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
+	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter(), Duties: s.duties}, s.opts)
 	if !c.Bool("json") {
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}

@@ -58,6 +58,7 @@ type Config struct {
 	Failed      Failed                // where failed jobs are logged
 	Handlers    map[string]Handler    // exec handlers keyed by job name; Handler.Name repeats the key
 	Supervisors map[string]Supervisor // `qctl supervise` pools keyed by name; nil when there are none
+	AppKey      string                // Laravel's APP_KEY, to decrypt ShouldBeEncrypted jobs; secret: never print it
 	Path        string                // file the config came from; "" for Default() and Load
 	// Timezone is the zone failed-job times are written and read in (key "timezone", an IANA
 	// name; default UTC): the PHP side's, Laravel's app.timezone or ThinkPHP's
@@ -117,6 +118,9 @@ type Failed struct {
 	DSN     string
 	Table   string // default "failed_jobs"
 	UUIDs   bool   // Laravel's uuid-keyed table (default); false for think-queue 3's integer ids and fail_time
+	// BatchesTable is Laravel's job_batches table (queue.batching.table), kept in the failed
+	// store's database as a Laravel app keeps both in its default one; "" means "job_batches".
+	BatchesTable string
 }
 
 // What an exec handler's command reads on stdin, for Handler.Stdin.
@@ -134,6 +138,9 @@ type Handler struct {
 	Env     map[string]string // added to the worker's environment
 	Timeout time.Duration     // per-job limit; 0 means the worker's --timeout
 	Stdin   string            // StdinPayload (default) or StdinData
+	// UniqueUntilProcessing declares the Laravel class ShouldBeUniqueUntilProcessing: its unique
+	// lock is released before the job runs, as Laravel's worker does, not after.
+	UniqueUntilProcessing bool
 }
 
 // defaultTOML is the configuration used when there is no queue.toml. Default parses it rather

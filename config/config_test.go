@@ -399,3 +399,24 @@ func firstLine(s string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestLaravelDutyKeys: app_key (top level, expanded like any string), [failed] batches_table
+// and a handler's unique_until_processing reach the Config.
+func TestLaravelDutyKeys(t *testing.T) {
+	t.Setenv("QCTL_TEST_APP_KEY", "base64:c2VjcmV0")
+	cfg, err := Load([]byte(`app_key = "${QCTL_TEST_APP_KEY}"
+[connections.database]
+driver = "database"
+[failed]
+batches_table = "batches"
+[handlers.'App\Jobs\Report']
+command = ["true"]
+unique_until_processing = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AppKey != "base64:c2VjcmV0" || cfg.Failed.BatchesTable != "batches" || !cfg.Handlers[`App\Jobs\Report`].UniqueUntilProcessing {
+		t.Errorf("got app_key %q, batches_table %q, handlers %+v", cfg.AppKey, cfg.Failed.BatchesTable, cfg.Handlers)
+	}
+}

@@ -47,6 +47,8 @@ var failedKeys = map[string][]string{
 	"dsn":     {DriverDatabase},
 	"table":   {DriverDatabase},
 	"uuids":   {DriverDatabase},
+
+	"batches_table": {DriverDatabase},
 }
 
 // document decodes the top level, then resolves what depends on several sections: the default
@@ -75,6 +77,8 @@ func (d *decoder) document(doc map[string]any) *Config {
 			cfg.Timezone = d.timezone(path, doc[key])
 		case "supervisors":
 			supervisors = d.table(path, doc[key])
+		case "app_key":
+			cfg.AppKey = d.str(path, doc[key])
 		case "handlers":
 			handlers := d.table(path, doc[key])
 			for _, name := range sortedKeys(handlers) {
@@ -207,6 +211,8 @@ func (d *decoder) failed(tbl map[string]any, cfg *Config) Failed {
 			f.Table = d.str(path, v)
 		case "uuids":
 			f.UUIDs = d.boolean(path, v)
+		case "batches_table":
+			f.BatchesTable = d.str(path, v)
 		}
 	}
 	var fallback *Connection
@@ -236,6 +242,8 @@ func (d *decoder) handler(name string, tbl map[string]any) Handler {
 			h.Timeout = d.seconds(path, v)
 		case "stdin":
 			h.Stdin = d.str(path, v)
+		case "unique_until_processing":
+			h.UniqueUntilProcessing = d.boolean(path, v)
 		default:
 			d.fail(path, "unknown key")
 		}

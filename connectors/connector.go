@@ -149,6 +149,15 @@ type Restarter interface {
 	BroadcastRestart(ctx context.Context, value string) error
 }
 
+// LockReleaser removes a lock from the application's cache store beside the queue (where the
+// restart signal lives), the lock a Laravel ShouldBeUnique job holds while it is queued, so a qctl
+// worker releases it where Laravel's worker would (Cache::lock(name)->forceRelease()).
+type LockReleaser interface {
+	// ForceReleaseLock deletes the lock called name (before the cache prefix), whoever owns it.
+	// Without a cache store configured it does nothing: the lock is then in no store qctl knows.
+	ForceReleaseLock(ctx context.Context, name string) error
+}
+
 // QueueStats is one queue's jobs counted by state at one moment, as an Inspector sees them.
 type QueueStats struct {
 	// Ready counts jobs a pop would take now, including reservations whose lease has lapsed (a

@@ -60,11 +60,13 @@ func (m *Manager) failedTables() *Tables {
 	if f.Driver != config.DriverDatabase {
 		return nil
 	}
-	kind := migrations.FailedJobs
 	if !f.UUIDs {
-		kind = migrations.ThinkFailedJobs
+		return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: migrations.ThinkFailedJobs, Table: f.Table}}}
 	}
-	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: kind, Table: f.Table}}}
+	// Laravel's job_batches lives beside its failed_jobs.
+	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{
+		{Kind: migrations.FailedJobs, Table: f.Table}, {Kind: migrations.JobBatches, Table: f.BatchesTable},
+	}}
 }
 
 // discard is the failed store of [failed] driver = "null".

@@ -35,6 +35,9 @@ var (
 	ErrFailedDisabled = errors.New(`the failed-job store is disabled ([failed] driver = "null"): failed jobs are discarded`)
 	// ErrNotSupported means the connection's backend cannot do what was asked.
 	ErrNotSupported = errors.New("not supported by this connection")
+	// ErrConfig means a setting the config parser accepted cannot be used (an app_key Laravel
+	// would refuse); the fix is in queue.toml.
+	ErrConfig = errors.New("invalid setting")
 )
 
 // Manager opens the connections of one config and runs operations on them. It is safe for use

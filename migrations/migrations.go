@@ -40,6 +40,8 @@ const (
 	// pushes do (notify_trigger = true). ThinkJobsNotify is the same on think-queue's table.
 	JobsNotify      Kind = "jobs_notify"
 	ThinkJobsNotify Kind = "think_jobs_notify"
+	// JobBatches is Laravel's job_batches table (Bus::batch), kept beside the failed jobs.
+	JobBatches Kind = "job_batches"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -89,6 +91,7 @@ var steps = []step{
 	{"0005_think_jobs", ThinkJobs, ""},
 	{"0006_jobs_notify", JobsNotify, sqldb.Postgres},
 	{"0007_think_jobs_notify", ThinkJobsNotify, sqldb.Postgres},
+	{"0008_job_batches", JobBatches, ""},
 }
 
 // isTrigger reports whether k adds a trigger to a table rather than creating one.

@@ -33,7 +33,9 @@ type result struct {
 }
 
 // execute runs one reserved job to its end and decides what happens to it. It never panics and
-// never drops the job: every path ends in delete, release or a failed record.
+// never drops the job: every path ends in delete, release or a failed record. The outcome is the
+// policy's (outcome.go); Laravel's duties around the job (Deps.Duties) run before the handler,
+// after its success, and before a failed record is written.
 func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	start := w.now()
 	ev := Event{ID: r.ID, Queue: r.Queue, Attempts: r.Attempts}
@@ -41,9 +43,10 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 
 	p, err := jobs.Decode(r.Payload)
 	if err != nil {
-		return w.apply(r, ev, start, pol.Decide(Run{Err: err}), err, false)
+		return w.apply(r, ev, start, nil, pol.Decide(Run{Err: err}), err, false)
 	}
 	ev.Job = jobName(p)
+	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 
 	// A backend that counts attempts on demand (beanstalkd) is asked only when tries are
 	// limited; otherwise the handler's Job.Attempts or a failure asks, if anything does.
@@ -58,20 +61,32 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		ev.Attempts = attempts
 	}
 	if err := pol.Admit(p, attempts, start); err != nil {
+		return w.failJob(r, ev, start, job, err)
+	}
+	if err := w.duties.Before(ctx, job); errors.Is(err, ErrSkip) {
+		if err := w.succeeded(job); err != nil {
+			return w.release(r, ev, start, pol.BackoffAfter(p, attempts), false, err)
+		}
+		ev.Type, ev.Duration, ev.Error = EventProcessed, w.now().Sub(start), err.Error()
+		w.report(ev)
+		return result{job: r, outcome: outcomeDone}
+	} else if err != nil {
 		return w.fail(r, ev, start, err)
 	}
 	handler, err := w.handlers.Lookup(p)
 	if err != nil {
-		return w.apply(r, ev, start, pol.Decide(Run{Payload: p, Ending: Unhandled, Err: err}), err, false)
+		return w.apply(r, ev, start, job, pol.Decide(Run{Payload: p, Ending: Unhandled, Err: err}), err, false)
 	}
 
-	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 	var count func() (int, error)
 	if attempts == 0 && counter != nil {
 		count = func() (int, error) { return w.countAttempts(counter, r) }
 	}
 	job.SetAttempts(attempts, count)
 	err, abandoned := w.runHandler(ctx, handler, job, r, pol.RunTimeout(p))
+	if err == nil {
+		err = w.succeeded(job) // a duty that could not be done fails the attempt, as in Laravel
+	}
 	ending := Errored
 	switch {
 	case err == nil:
@@ -86,7 +101,7 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		ev.Attempts = job.Attempts()
 		return ev.Attempts
 	}})
-	return w.apply(r, ev, start, d, err, abandoned)
+	return w.apply(r, ev, start, job, d, err, abandoned)
 }
 
 // policy is the outcome policy under this worker's flags.
@@ -94,15 +109,21 @@ func (w *Worker) policy() Policy {
 	return Policy{Tries: w.opts.Tries, Backoff: w.opts.Backoff, Timeout: w.opts.Timeout}
 }
 
-// apply carries out the policy's decision d for r, whose run returned err.
-func (w *Worker) apply(r *connectors.Reserved, ev Event, start time.Time, d Decision, err error, abandoned bool) result {
+// apply carries out the policy's decision d for r, whose run returned err. job is nil when the
+// payload could not be decoded: there is nothing to run duties for.
+func (w *Worker) apply(r *connectors.Reserved, ev Event, start time.Time, job *jobs.Job, d Decision, err error, abandoned bool) result {
 	switch d.Action {
 	case DeleteJob:
 		ev.Type, ev.Duration = EventProcessed, w.now().Sub(start)
 		w.report(ev)
 		return result{job: r, outcome: outcomeDone}
 	case FailJob:
-		res := w.fail(r, ev, start, d.Reason)
+		var res result
+		if job != nil {
+			res = w.failJob(r, ev, start, job, d.Reason)
+		} else {
+			res = w.fail(r, ev, start, d.Reason)
+		}
 		res.abandoned = abandoned
 		return res
 	}
@@ -110,6 +131,26 @@ func (w *Worker) apply(r *connectors.Reserved, ev Event, start time.Time, d Deci
 		ev.Error, err = d.Reason.Error(), d.Reason
 	}
 	return w.release(r, ev, start, d.Delay, abandoned, err)
+}
+
+// succeeded runs the after-success duties (the next job of a chain, the batch's count, the
+// unique lock). They run under the finish context: the job's own may be near its deadline.
+func (w *Worker) succeeded(job *jobs.Job) error {
+	ctx, cancel := w.finishContext()
+	defer cancel()
+	return w.duties.Succeeded(ctx, job)
+}
+
+// failJob runs the after-failure duties of a job that failed for good, then records it with
+// whatever the duties could not do added to its exception text.
+func (w *Worker) failJob(r *connectors.Reserved, ev Event, start time.Time, job *jobs.Job, cause error) result {
+	ctx, cancel := w.finishContext()
+	note := w.duties.Failed(ctx, job, cause)
+	cancel()
+	if note != "" {
+		cause = fmt.Errorf("%w\n%s", cause, note)
+	}
+	return w.fail(r, ev, start, cause)
 }
 
 // countAttempts asks a backend that counts attempts on demand for r's.

@@ -30,6 +30,7 @@ type Worker struct {
 	failed   FailedLogger
 	report   Reporter
 	watch    func(*connectors.Reserved, bool)
+	duties   Duties
 	opts     Options
 	now      func() time.Time
 	after    func(time.Duration) <-chan time.Time
@@ -56,6 +57,9 @@ type Deps struct {
 	// the job is deleted, released or failed (done true). `listen` children use it to tell the
 	// listener which job to release if it has to kill them.
 	Watch func(job *connectors.Reserved, done bool)
+	// Duties, when set, run around every job (Laravel's chains, batches, unique locks and
+	// encrypted commands); nil runs handlers alone.
+	Duties Duties
 }
 
 // withDefaults fills the collaborators left nil.
@@ -83,8 +87,11 @@ func New(d Deps, o Options) *Worker {
 	d = d.withDefaults()
 	w := &Worker{
 		queue: d.Queue, handlers: d.Handlers, failed: d.Failed, report: d.Report, opts: o.withDefaults(),
-		now: d.Now, after: d.After, memory: d.Memory, watch: d.Watch,
+		now: d.Now, after: d.After, memory: d.Memory, watch: d.Watch, duties: d.Duties,
 		stopCh: make(chan struct{}), killCh: make(chan struct{}), wake: make(chan struct{}, 1),
+	}
+	if w.duties == nil {
+		w.duties = noDuties{}
 	}
 	inner := w.report
 	w.report = func(e Event) {

@@ -88,6 +88,7 @@ var (
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.LockReleaser  = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
 	_ connectors.TxPusher      = (*Queue)(nil)
 	_ connectors.SleepWaiter   = (*Queue)(nil)

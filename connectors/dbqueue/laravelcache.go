@@ -27,7 +27,9 @@ type laravelCache struct {
 	table    string
 	key      string // CachePrefix + laravelRestartKey; DatabaseStore adds no separator
 	get, set string
-	postgres bool // DatabaseStore base64-encodes values with NUL bytes on PostgreSQL
+	prefix   string // the cache prefix, in front of lock names too
+	release  string // deletes a lock from the lock table
+	postgres bool   // DatabaseStore base64-encodes values with NUL bytes on PostgreSQL
 }
 
 func newLaravelCache(dialect, table, prefix string) (*laravelCache, error) {
@@ -35,7 +37,8 @@ func newLaravelCache(dialect, table, prefix string) (*laravelCache, error) {
 		return nil, fmt.Errorf("cache_table: %w", err)
 	}
 	t, k := sqldb.Quote(dialect, table), sqldb.Quote(dialect, "key")
-	c := &laravelCache{table: table, key: prefix + laravelRestartKey, postgres: dialect == sqldb.Postgres}
+	c := &laravelCache{table: table, key: prefix + laravelRestartKey, prefix: prefix, postgres: dialect == sqldb.Postgres}
+	c.release = sqldb.Placeholders(dialect, "DELETE FROM "+sqldb.Quote(dialect, table+"_locks")+" WHERE "+k+" = ?")
 	c.get = sqldb.Placeholders(dialect, "SELECT value, expiration FROM "+t+" WHERE "+k+" = ?")
 	upsert := " ON CONFLICT (" + k + ") DO UPDATE SET value = excluded.value, expiration = excluded.expiration"
 	if dialect == sqldb.MySQL {

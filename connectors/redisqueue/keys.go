@@ -65,10 +65,15 @@ func restartKey(format, prefix, cachePrefix string) string {
 	if format == FormatThink {
 		return prefix + cachePrefix + "think:queue:restart"
 	}
+	return cacheKey(prefix, cachePrefix, "illuminate:queue:restart")
+}
+
+// cacheKey is where Laravel's RedisStore keeps the cache item or lock called name.
+func cacheKey(prefix, cachePrefix, name string) string {
 	if cachePrefix != "" {
 		cachePrefix += ":"
 	}
-	return prefix + cachePrefix + "illuminate:queue:restart"
+	return prefix + cachePrefix + name
 }
 
 // checkSlots returns an error wrapping ErrCrossSlot when the keys of queue name do not all hash to
