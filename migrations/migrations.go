@@ -35,6 +35,9 @@ const (
 	// ThinkJobs is think-queue 3's jobs table (reserve_time, available_time, create_time): the
 	// database queue of a format = "think" connection.
 	ThinkJobs Kind = "think_jobs"
+	// Fleet is qctl_fleet: the live worker registry and fleet flags (queue pause, terminate) of
+	// a database connection, or of the failed store's database for a backend with no state.
+	Fleet Kind = "fleet"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -43,7 +46,7 @@ const VersionsTable = "qctl_migrations"
 // Target is one table to create: its kind and its name.
 type Target struct {
 	Kind Kind
-	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals;
+	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals, qctl_fleet;
 	// think-queue's kinds default to the names of their Laravel counterparts).
 	Table string
 }
@@ -56,6 +59,8 @@ func (t Target) TableName() string {
 	switch t.Kind {
 	case Signals:
 		return "qctl_signals"
+	case Fleet:
+		return "qctl_fleet"
 	case ThinkFailedJobs:
 		return "failed_jobs"
 	case ThinkJobs:
@@ -78,6 +83,7 @@ var steps = []step{
 	{"0003_qctl_signals", Signals},
 	{"0004_think_failed_jobs", ThinkFailedJobs},
 	{"0005_think_jobs", ThinkJobs},
+	{"0006_qctl_fleet", Fleet},
 }
 
 // Apply creates whatever of targets is missing in db and returns one line per step applied, such
@@ -253,7 +259,7 @@ func checkTargets(dialect string, targets []Target) error {
 	}
 	for _, t := range targets {
 		if firstStep(t.Kind) == "" {
-			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs or signals)", t.Kind)
+			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs, signals or fleet)", t.Kind)
 		}
 		if err := sqldb.CheckTable(t.TableName()); err != nil {
 			return fmt.Errorf("migrations: %w", err)

@@ -50,6 +50,10 @@ type Options struct {
 	// restart signal then lives there, under CachePrefix + "illuminate:queue:restart", so `qctl
 	// restart` and `php artisan queue:restart` stop each other's workers. qctl never creates it.
 	CacheTable, CachePrefix string
+	// FleetTable keeps the worker registry and, without CacheTable, the fleet's flags; ""
+	// means "qctl_fleet". Open does not require it: only fleet operations fail until `qctl
+	// migrate` creates it.
+	FleetTable string
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
@@ -63,6 +67,7 @@ type Queue struct {
 	now        func() time.Time
 	sql        statements
 	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
+	*Fleet                   // the connectors.Fleet ability, on the same connections
 	bulk       bulkMode
 	closeOnce  sync.Once
 	closeErr   error
@@ -76,6 +81,7 @@ var (
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -131,7 +137,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	o.Table, o.SignalsTable = q.table, q.signals
 	targets := o.Targets()
 	if o.AutoMigrate {
-		_, err = migrations.Apply(ctx, gdb, o.Dialect, targets...)
+		_, err = migrations.Apply(ctx, gdb, o.Dialect, append(targets, o.FleetTarget())...)
 	} else {
 		var missing []migrations.Target
 		missing, err = migrations.Missing(ctx, gdb, targets...)
@@ -157,6 +163,11 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		return nil, fail(err)
 	}
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
+	q.Fleet, err = NewFleet(q.db, o.Dialect, FleetOptions{Table: o.FleetTable, CacheTable: o.CacheTable, CachePrefix: o.CachePrefix, Now: q.now})
+	if err != nil {
+		q.db.Close()
+		return nil, fail(err)
+	}
 	return q, nil
 }
 

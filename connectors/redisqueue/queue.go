@@ -73,6 +73,7 @@ type Queue struct {
 	blockFor   time.Duration
 	now        func() time.Time
 	restartKey string
+	flagPrefix string // what the cache store puts in front of a flag's key
 
 	keyCache sync.Map // queue name -> keysOrErr
 
@@ -93,6 +94,7 @@ var (
 	_ connectors.Waiter        = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to Redis and checks it answers. An unreachable server gives an error wrapping
@@ -116,6 +118,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		rdb: rdb, addr: strings.Join(o.addrs(), ","), think: o.Format == FormatThink, cluster: cluster,
 		prefix: o.Prefix, retryAfter: o.RetryAfter, blockFor: o.BlockFor, now: o.Now,
 		restartKey: restartKey(o.Format, o.Prefix, o.CachePrefix),
+		flagPrefix: cacheKeyPrefix(o.Format, o.Prefix, o.CachePrefix),
 	}
 	if q.now == nil {
 		q.now = time.Now
