@@ -63,7 +63,9 @@ func (m *Manager) failedTables() *Tables {
 	if !f.UUIDs {
 		kind = migrations.ThinkFailedJobs
 	}
-	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: kind, Table: f.Table}}}
+	// The fleet table too: a connection whose backend keeps no state (beanstalkd) keeps its
+	// worker registry and flags on the failed store's database (see Conn.Fleet).
+	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: kind, Table: f.Table}, {Kind: migrations.Fleet}}}
 }
 
 // discard is the failed store of [failed] driver = "null".

@@ -39,6 +39,7 @@ type Worker struct {
 	wake               chan struct{} // nudges the loop after Pause/Resume
 	mu                 sync.RWMutex  // guards paused; read-held by each fetch while it pops and starts jobs
 	paused             bool
+	beat               *heartbeat // nil without Deps.Heartbeat (see heartbeat.go)
 }
 
 // Deps are a worker's collaborators.
@@ -53,6 +54,9 @@ type Deps struct {
 	// the job is deleted, released or failed (done true). `listen` children use it to tell the
 	// listener which job to release if it has to kill them.
 	Watch func(job *connectors.Reserved, done bool)
+	// Heartbeat, when set, registers the worker in its connection's fleet store and obeys the
+	// pause and terminate flags found there (see heartbeat.go).
+	Heartbeat *Heartbeat
 }
 
 // New returns a worker; it does nothing until Run.
@@ -82,6 +86,7 @@ func New(d Deps, o Options) *Worker {
 		e.Worker = w.opts.Name
 		inner(e)
 	}
+	w.beat = newHeartbeat(w, d.Heartbeat)
 	return w
 }
 
@@ -180,7 +185,9 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	}
 	w.report(Event{Type: EventStarting, Queue: strings.Join(w.opts.Queues, ",")})
 	l.completer = newCompleter(w.queue, w.report, 2*w.opts.Concurrency)
+	w.beat.start(ctx)
 	reason := l.run()
+	w.beat.stop()
 	l.completer.stop()
 	w.report(Event{Type: EventStopped, Reason: reason})
 	return reason, nil
@@ -250,7 +257,7 @@ func (l *loop) run() StopReason {
 			l.waitForWork()
 			continue
 		}
-		if w.isPaused() {
+		if w.isPaused() || w.beat.everyQueuePaused() {
 			l.idle(time.Hour)
 			continue
 		}
@@ -379,7 +386,7 @@ func (l *loop) restartRequested() bool {
 func (l *loop) waitForWork() {
 	w := l.w
 	if waiter, ok := w.queue.(connectors.Waiter); ok && w.opts.BlockFor > 0 && l.inflight == 0 {
-		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], w.opts.BlockFor); err != nil && l.fetchCtx.Err() == nil {
+		if _, err := waiter.Wait(l.fetchCtx, w.beat.firstActive(w.opts.Queues), w.opts.BlockFor); err != nil && l.fetchCtx.Err() == nil {
 			l.backOff(err)
 		}
 		return
