@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -205,11 +206,19 @@ type Selector struct {
 	All    bool   // every worker of the connection
 }
 
+// Check returns an error unless exactly one field is set.
+func (s Selector) Check() error {
+	if n := btoi(s.Worker != "") + btoi(s.Host != "") + btoi(s.All); n != 1 {
+		return errors.New("choose exactly one of a worker id, a host or all workers")
+	}
+	return nil
+}
+
 // Terminate asks the selected live workers to stop gracefully (as TERM does: running jobs
 // finish), from any machine; each sees it at its next heartbeat. It returns the workers asked.
 func (c *Conn) Terminate(ctx context.Context, sel Selector) ([]worker.Info, error) {
-	if n := btoi(sel.Worker != "") + btoi(sel.Host != "") + btoi(sel.All); n != 1 {
-		return nil, fmt.Errorf("terminate: choose exactly one of a worker id, a host or all")
+	if err := sel.Check(); err != nil {
+		return nil, err
 	}
 	live, err := c.Workers(ctx)
 	if err != nil {
@@ -237,4 +246,43 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// QueueTotal is one queue's share of the live workers, as `qctl workers` sums it up.
+type QueueTotal struct {
+	Queue   string `json:"queue"`
+	Workers int    `json:"workers"` // workers popping it
+	Slots   int    `json:"slots"`   // their concurrency, summed
+	Running int    `json:"running"` // its jobs running now
+	Paused  bool   `json:"paused"`  // every worker popping it reports it paused
+}
+
+// QueueTotals sums workers up per queue, by queue name.
+func QueueTotals(workers []worker.Info) []QueueTotal {
+	at := map[string]*QueueTotal{}
+	var out []*QueueTotal
+	for _, w := range workers {
+		for _, q := range w.Queues {
+			t, ok := at[q]
+			if !ok {
+				t = &QueueTotal{Queue: q, Paused: true}
+				at[q] = t
+				out = append(out, t)
+			}
+			t.Workers++
+			t.Slots += w.Concurrency
+			t.Paused = t.Paused && slices.Contains(w.PausedQueues, q)
+		}
+		for _, j := range w.Running {
+			if t, ok := at[j.Queue]; ok {
+				t.Running++
+			}
+		}
+	}
+	totals := make([]QueueTotal, len(out))
+	for i, t := range out {
+		totals[i] = *t
+	}
+	slices.SortFunc(totals, func(a, b QueueTotal) int { return cmp.Compare(a.Queue, b.Queue) })
+	return totals
 }
