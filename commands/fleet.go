@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,28 +133,36 @@ func pauseCommand(p *Program) *cli.Command {
 			if c.Int("for") < 0 {
 				return usageError("--for must not be negative (got %d)", c.Int("for"))
 			}
-			ctx, conn, done, err := openConnection(c, p, 0)
-			if err != nil {
-				return err
-			}
-			defer done()
-			queues := queuesFlag(c)
-			if len(queues) == 0 {
-				queues = []string{conn.Queue}
-			}
-			if err := conn.Pause(ctx, queues, time.Duration(c.Int("for"))*time.Second); err != nil {
-				return managerError(err)
-			}
-			for _, q := range queues {
-				if c.Int("for") > 0 {
-					fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been paused for %d seconds.\n", conn.Name, q, c.Int("for"))
-				} else {
-					fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been paused.\n", conn.Name, q)
+			return onQueues(c, p, func(ctx context.Context, conn *manager.Conn, queues []string) error {
+				if err := conn.Pause(ctx, queues, time.Duration(c.Int("for"))*time.Second); err != nil {
+					return err
 				}
-			}
-			return nil
+				for _, q := range queues {
+					if c.Int("for") > 0 {
+						fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been paused for %d seconds.\n", conn.Name, q, c.Int("for"))
+					} else {
+						fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been paused.\n", conn.Name, q)
+					}
+				}
+				return nil
+			})
 		},
 	}
+}
+
+// onQueues opens the command's connection and runs fn on the --queue list (default: the
+// connection's queue).
+func onQueues(c *cli.Context, p *Program, fn func(ctx context.Context, conn *manager.Conn, queues []string) error) error {
+	ctx, conn, done, err := openConnection(c, p, 0)
+	if err != nil {
+		return err
+	}
+	defer done()
+	queues := queuesFlag(c)
+	if len(queues) == 0 {
+		queues = []string{conn.Queue}
+	}
+	return managerError(fn(ctx, conn, queues))
 }
 
 func continueCommand(p *Program) *cli.Command {
@@ -166,22 +175,15 @@ func continueCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "queue", Usage: "queues to continue: `a,b` (default: the connection's queue)"},
 		},
 		Action: func(c *cli.Context) error {
-			ctx, conn, done, err := openConnection(c, p, 0)
-			if err != nil {
-				return err
-			}
-			defer done()
-			queues := queuesFlag(c)
-			if len(queues) == 0 {
-				queues = []string{conn.Queue}
-			}
-			if err := conn.Continue(ctx, queues); err != nil {
-				return managerError(err)
-			}
-			for _, q := range queues {
-				fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been resumed.\n", conn.Name, q)
-			}
-			return nil
+			return onQueues(c, p, func(ctx context.Context, conn *manager.Conn, queues []string) error {
+				if err := conn.Continue(ctx, queues); err != nil {
+					return err
+				}
+				for _, q := range queues {
+					fmt.Fprintf(p.Stdout, "Queue [%s:%s] has been resumed.\n", conn.Name, q)
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -196,8 +196,12 @@ func ceilSeconds(d time.Duration) int64 {
 func (q *Queue) fail(op string, err error) error { return q.failOn(op, q.table, err) }
 
 // failOn is fail naming table.
-func (q *Queue) failOn(op, table string, err error) error {
-	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, q.dialect)
+func (q *Queue) failOn(op, table string, err error) error { return failOn(q.dialect, op, table, err) }
+
+// failOn wraps err with the operation, table and dialect, translating connection failures into
+// connectors.ErrUnavailable and a missing table into connectors.ErrNotMigrated.
+func failOn(dialect, op, table string, err error) error {
+	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, dialect)
 	switch {
 	case sqldb.IsConnectionError(err):
 		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrUnavailable, err)

@@ -211,12 +211,5 @@ func (f *Fleet) fail(op, table string, err error) error {
 	if err == nil {
 		return nil
 	}
-	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, f.dialect)
-	switch {
-	case sqldb.IsConnectionError(err):
-		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrUnavailable, err)
-	case sqldb.IsUndefinedTable(err):
-		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrNotMigrated, err)
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return failOn(f.dialect, op, table, err)
 }
