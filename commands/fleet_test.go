@@ -3,8 +3,8 @@ package commands_test
 import (
 	"encoding/json"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
