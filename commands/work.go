@@ -168,15 +168,16 @@ func runWork(c *cli.Context, p *Program) error {
 }
 
 // heartbeat registers a worker in its connection's fleet store, or returns nil when the
-// connection has none or the process is a `listen` child (its listener is the long-lived one).
+// connection has none. A `listen` child obeys pauses but is not listed: it runs one job.
 // A fleet store that cannot be opened is a warning: the worker runs jobs all the same.
 func heartbeat(ctx context.Context, c *cli.Context, p *Program, conn *manager.Conn) *worker.Heartbeat {
-	if listener.ChildReporter() != nil {
-		return nil
-	}
+	child := listener.ChildReporter() != nil
 	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: c.String("host"), Interval: seconds(c.Float64("heartbeat"))})
+	if hb != nil {
+		hb.Unlisted = child
+	}
 	if err != nil {
-		if !errors.Is(err, manager.ErrNotSupported) {
+		if !errors.Is(err, manager.ErrNotSupported) && !child {
 			fmt.Fprintf(p.Stderr, "qctl: warning: this worker will not be listed by `qctl workers` nor obey `qctl pause`: %v\n", err)
 		}
 		return nil

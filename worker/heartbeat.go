@@ -39,6 +39,9 @@ type Heartbeat struct {
 	TerminateKey string
 	// Version is the program's version, shown in the entry.
 	Version string
+	// Unlisted reads the flags but keeps no entry: a `listen` child runs one job and exits, so
+	// it obeys a pause without crowding the registry.
+	Unlisted bool
 }
 
 // DefaultHeartbeat is the time between beats: pause and terminate take effect within it.
@@ -161,6 +164,9 @@ func (h *heartbeat) stop() {
 			return
 		}
 		<-h.done
+		if h.cfg.Unlisted {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := h.cfg.Store.RemoveWorker(ctx, h.cfg.ID); err != nil {
@@ -188,7 +194,9 @@ func (h *heartbeat) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(h.cfg.Interval, time.Second))
 	defer cancel()
 	err := h.readFlags(ctx)
-	if entry, jerr := json.Marshal(h.info()); jerr == nil {
+	if h.cfg.Unlisted {
+		// nothing to write
+	} else if entry, jerr := json.Marshal(h.info()); jerr == nil {
 		err = errors.Join(err, h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl()))
 	}
 	if err != nil && !h.failing {

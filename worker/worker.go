@@ -257,7 +257,8 @@ func (l *loop) run() StopReason {
 			l.waitForWork()
 			continue
 		}
-		if w.isPaused() || w.beat.everyQueuePaused() {
+		// Every queue paused counts as empty for --once and --stop-when-empty, as in Laravel.
+		if w.isPaused() || w.beat.everyQueuePaused() && !w.opts.Once && !w.opts.StopWhenEmpty {
 			l.idle(time.Hour)
 			continue
 		}
