@@ -56,6 +56,9 @@ func workerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "force", Usage: "run even in maintenance mode (accepted for Laravel compatibility)"},
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
+		// Tests run several workers "on several hosts" with fast heartbeats.
+		&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats (default 2)"},
+		&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`"},
 		metricsAddrFlag(),
 		connectionFlag(),
 	)
@@ -172,7 +175,8 @@ func runWork(c *cli.Context, p *Program) error {
 	if _, ok := s.conn.Backend.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter(), Duties: s.duties}, s.opts)
+	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report,
+		Watch: listener.ChildReporter(), Duties: s.duties, Heartbeat: heartbeat(ctx, c, p, s.conn)}, s.opts)
 	if !c.Bool("json") {
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}
@@ -190,6 +194,24 @@ func runWork(c *cli.Context, p *Program) error {
 		return withStatus(code, fmt.Errorf("worker stopped: %s", reason))
 	}
 	return nil
+}
+
+// heartbeat registers a worker in its connection's fleet store, or returns nil when the
+// connection has none. A `listen` child obeys pauses but is not listed: it runs one job.
+// A fleet store that cannot be opened is a warning: the worker runs jobs all the same.
+func heartbeat(ctx context.Context, c *cli.Context, p *Program, conn *manager.Conn) *worker.Heartbeat {
+	child := listener.ChildReporter() != nil
+	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: c.String("host"), Interval: seconds(c.Float64("heartbeat"))})
+	if hb != nil {
+		hb.Unlisted = child
+	}
+	if err != nil {
+		if !errors.Is(err, manager.ErrNotSupported) && !child {
+			fmt.Fprintf(p.Stderr, "qctl: warning: this worker will not be listed by `qctl workers` nor obey `qctl pause`: %v\n", err)
+		}
+		return nil
+	}
+	return hb
 }
 
 // controls is what signals steer: a worker, or a listener and its children.

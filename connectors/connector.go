@@ -223,3 +223,27 @@ type OncePusher interface {
 	// order, "" for each payload skipped.
 	PushOnce(ctx context.Context, queue string, payloads [][]byte, tokens []string) ([]string, error)
 }
+
+// Fleet keeps what a fleet of workers shares besides jobs: the registry of live workers, and the
+// flags operators set for them (a queue's pause, a worker's terminate request). Workers write
+// their entry and read their flags once per heartbeat, from any machine, so `qctl workers`,
+// `pause` and `terminate` reach every worker that shares the backend.
+type Fleet interface {
+	// PutWorker stores or refreshes one worker's entry (opaque to the backend), which expires ttl
+	// from now unless put again: a killed worker disappears after its ttl.
+	PutWorker(ctx context.Context, id string, entry []byte, ttl time.Duration) error
+	// RemoveWorker deletes a worker's entry at once: a clean exit. An unknown id is not an error.
+	RemoveWorker(ctx context.Context, id string) error
+	// Workers returns every entry that has not expired, keyed by worker id.
+	Workers(ctx context.Context) (map[string][]byte, error)
+	// SetFlag stores value under key, expiring after ttl (0 keeps it until DeleteFlag). Flags
+	// live where the connection's restart signal lives, Laravel's cache store when it has one,
+	// so a key written by `php artisan queue:pause` is a flag too. value is stored as given: a
+	// caller sharing keys with Laravel passes it PHP-serialized, as Laravel's cache stores it.
+	SetFlag(ctx context.Context, key, value string, ttl time.Duration) error
+	// Flags returns the value of each key, "" for one absent or expired, in one round trip
+	// where the backend can.
+	Flags(ctx context.Context, keys []string) ([]string, error)
+	// DeleteFlag removes key; an absent key is not an error.
+	DeleteFlag(ctx context.Context, key string) error
+}

@@ -36,7 +36,7 @@ func openDatabase(ctx context.Context, conn config.Connection, _ Env) (connector
 // databaseTables is the jobs table in the connection's format: Laravel's or think-queue's columns.
 func databaseTables(conn config.Connection) *Tables {
 	o := dbqueue.Options{Table: conn.Table, Format: conn.Format, NotifyTrigger: conn.NotifyTrigger}
-	return &Tables{Dialect: conn.Dialect, DSN: conn.DSN, Targets: o.Targets()}
+	return &Tables{Dialect: conn.Dialect, DSN: conn.DSN, Targets: append(o.Targets(), o.FleetTarget())}
 }
 
 func openRedis(ctx context.Context, conn config.Connection, _ Env) (connectors.Queue, error) {

@@ -61,11 +61,13 @@ func (m *Manager) failedTables() *Tables {
 		return nil
 	}
 	if !f.UUIDs {
-		return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: migrations.ThinkFailedJobs, Table: f.Table}}}
+		return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: migrations.ThinkFailedJobs, Table: f.Table}, {Kind: migrations.Fleet}}}
 	}
-	// Laravel's job_batches lives beside its failed_jobs.
+	// Laravel's job_batches lives beside its failed_jobs; so does the fleet table of a connection
+	// whose backend keeps no state (beanstalkd keeps its worker registry and flags here, see
+	// Conn.Fleet).
 	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{
-		{Kind: migrations.FailedJobs, Table: f.Table}, {Kind: migrations.JobBatches, Table: f.BatchesTable},
+		{Kind: migrations.FailedJobs, Table: f.Table}, {Kind: migrations.JobBatches, Table: f.BatchesTable}, {Kind: migrations.Fleet},
 	}}
 }
 

@@ -87,6 +87,8 @@ type Conn struct {
 	// assertion.
 	Backend connectors.Queue
 	driver  Driver
+	m       *Manager
+	fleet   fleetStore // opened by Fleet on first use
 }
 
 // Open connects to the named connection ("" = the default).
@@ -104,11 +106,11 @@ func (m *Manager) Open(ctx context.Context, name string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, err)
 	}
-	return &Conn{Connection: conn, Backend: q, driver: d}, nil
+	return &Conn{Connection: conn, Backend: q, driver: d, m: m}, nil
 }
 
-// Close closes the backend's connections.
-func (c *Conn) Close() error { return c.Backend.Close() }
+// Close closes the backend's connections, and the fleet store's when Fleet opened one.
+func (c *Conn) Close() error { return errors.Join(c.Backend.Close(), c.fleet.close()) }
 
 // KeepsJobs reports whether the connection stores jobs (sync and null do not).
 func (c *Conn) KeepsJobs() bool { return !c.driver.KeepsNoJobs }

@@ -42,6 +42,9 @@ const (
 	ThinkJobsNotify Kind = "think_jobs_notify"
 	// JobBatches is Laravel's job_batches table (Bus::batch), kept beside the failed jobs.
 	JobBatches Kind = "job_batches"
+	// Fleet is qctl_fleet: the live worker registry and fleet flags (queue pause, terminate) of
+	// a database connection, or of the failed store's database for a backend with no state.
+	Fleet Kind = "fleet"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -50,7 +53,7 @@ const VersionsTable = "qctl_migrations"
 // Target is one table to create: its kind and its name.
 type Target struct {
 	Kind Kind
-	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals;
+	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals, qctl_fleet;
 	// think-queue's kinds default to the names of their Laravel counterparts).
 	Table string
 }
@@ -63,6 +66,8 @@ func (t Target) TableName() string {
 	switch t.Kind {
 	case Signals:
 		return "qctl_signals"
+	case Fleet:
+		return "qctl_fleet"
 	case ThinkFailedJobs:
 		return "failed_jobs"
 	case ThinkJobs:
@@ -92,6 +97,7 @@ var steps = []step{
 	{"0006_jobs_notify", JobsNotify, sqldb.Postgres},
 	{"0007_think_jobs_notify", ThinkJobsNotify, sqldb.Postgres},
 	{"0008_job_batches", JobBatches, ""},
+	{"0009_qctl_fleet", Fleet, ""},
 }
 
 // isTrigger reports whether k adds a trigger to a table rather than creating one.
@@ -270,7 +276,7 @@ func checkTargets(dialect string, targets []Target) error {
 	}
 	for _, t := range targets {
 		if firstStep(t.Kind) == "" {
-			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs, signals, jobs_notify or think_jobs_notify)", t.Kind)
+			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs, signals, jobs_notify, think_jobs_notify, job_batches or fleet)", t.Kind)
 		}
 		if err := sqldb.CheckTable(t.TableName()); err != nil {
 			return fmt.Errorf("migrations: %w", err)

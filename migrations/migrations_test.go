@@ -280,7 +280,7 @@ func TestApplyNotifyTrigger(t *testing.T) {
 }
 
 func TestDefaultTableNames(t *testing.T) {
-	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals", ThinkJobs: "jobs", ThinkFailedJobs: "failed_jobs"} {
+	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals", Fleet: "qctl_fleet", ThinkJobs: "jobs", ThinkFailedJobs: "failed_jobs"} {
 		if got := (Target{Kind: kind}).TableName(); got != want {
 			t.Errorf("default table of %s = %q, want %q", kind, got, want)
 		}

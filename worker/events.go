@@ -95,6 +95,9 @@ func textLine(e Event) string {
 			}
 			return fmt.Sprintf("%s Worker stopping: %s", stamp, e.Reason)
 		}
+		if e.Queue != "" { // a heartbeat saw queues paused or continued
+			return fmt.Sprintf("%s Worker %s: %s", stamp, e.Type, e.Queue)
+		}
 		return fmt.Sprintf("%s Worker %s", stamp, e.Type)
 	default:
 		return ""

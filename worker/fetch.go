@@ -92,6 +92,9 @@ func (l *loop) takeFetch(f fetchResult) {
 func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 	var got []*connectors.Reserved
 	for _, q := range l.w.opts.Queues {
+		if l.w.beat.queuePaused(q) {
+			continue // `qctl pause` or `queue:pause`: running jobs finish, no new one starts
+		}
 		for len(got) < n {
 			rs, err := l.popMany(q, n-len(got))
 			got = append(got, rs...)

@@ -41,6 +41,7 @@ type Worker struct {
 	wake               chan struct{} // nudges the loop after Pause/Resume
 	mu                 sync.RWMutex  // guards paused; read-held by each fetch while it pops and starts jobs
 	paused             bool
+	beat               *heartbeat // nil without Deps.Heartbeat (see heartbeat.go)
 }
 
 // Deps are a worker's collaborators.
@@ -60,6 +61,9 @@ type Deps struct {
 	// Duties, when set, run around every job (Laravel's chains, batches, unique locks and
 	// encrypted commands); nil runs handlers alone.
 	Duties Duties
+	// Heartbeat, when set, registers the worker in its connection's fleet store and obeys the
+	// pause and terminate flags found there (see heartbeat.go).
+	Heartbeat *Heartbeat
 }
 
 // withDefaults fills the collaborators left nil.
@@ -101,6 +105,7 @@ func New(d Deps, o Options) *Worker {
 		e.Worker = w.opts.Name
 		inner(e)
 	}
+	w.beat = newHeartbeat(w, d.Heartbeat)
 	return w
 }
 
@@ -201,7 +206,9 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	}
 	w.report(Event{Type: EventStarting, Queue: strings.Join(w.opts.Queues, ",")})
 	l.completer = newCompleter(w.queue, w.report, 2*w.opts.Concurrency)
+	w.beat.start(ctx)
 	reason := l.run()
+	w.beat.stop()
 	l.completer.stop()
 	w.report(Event{Type: EventStopped, Reason: reason})
 	return reason, nil
@@ -272,7 +279,8 @@ func (l *loop) run() StopReason {
 			l.waitForWork()
 			continue
 		}
-		if w.isPaused() {
+		// Every queue paused counts as empty for --once and --stop-when-empty, as in Laravel.
+		if w.isPaused() || w.beat.everyQueuePaused() && !w.opts.Once && !w.opts.StopWhenEmpty {
 			l.idle(time.Hour)
 			continue
 		}
@@ -412,7 +420,7 @@ func (l *loop) waitForWork() {
 		d = max(w.opts.Sleep, time.Millisecond)
 	}
 	if waiter, ok := w.queue.(connectors.Waiter); ok && d > 0 && l.inflight == 0 {
-		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], d); err != nil && l.fetchCtx.Err() == nil {
+		if _, err := waiter.Wait(l.fetchCtx, w.beat.firstActive(w.opts.Queues), d); err != nil && l.fetchCtx.Err() == nil {
 			l.backOff(err)
 		}
 		return

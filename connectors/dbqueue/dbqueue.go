@@ -54,6 +54,10 @@ type Options struct {
 	// NotifyTrigger (PostgreSQL) makes Targets include the trigger that NOTIFYs rows inserted
 	// by PHP, so `qctl migrate` creates it; qctl's own pushes notify with or without it.
 	NotifyTrigger bool
+	// FleetTable keeps the worker registry and, without CacheTable, the fleet's flags; ""
+	// means "qctl_fleet". Open does not require it: only fleet operations fail until `qctl
+	// migrate` creates it.
+	FleetTable string
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
@@ -67,6 +71,7 @@ type Queue struct {
 	now        func() time.Time
 	sql        statements
 	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
+	*Fleet                   // the connectors.Fleet ability, on the same connections
 	bulk       bulkMode
 	closeOnce  sync.Once
 	closeErr   error
@@ -92,6 +97,7 @@ var (
 	_ connectors.SerialPopper  = (*Queue)(nil)
 	_ connectors.TxPusher      = (*Queue)(nil)
 	_ connectors.SleepWaiter   = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -152,7 +158,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	o.Table, o.SignalsTable = q.table, q.signals
 	targets := o.Targets()
 	if o.AutoMigrate {
-		_, err = migrations.Apply(ctx, gdb, o.Dialect, targets...)
+		_, err = migrations.Apply(ctx, gdb, o.Dialect, append(targets, o.FleetTarget())...)
 	} else {
 		var missing []migrations.Target
 		missing, err = migrations.Missing(ctx, gdb, targets...)
@@ -182,6 +188,11 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		q.walFile = sqldb.SQLitePath(o.DSN) + "-wal"
 	}
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
+	q.Fleet, err = NewFleet(q.db, o.Dialect, FleetOptions{Table: o.FleetTable, CacheTable: o.CacheTable, CachePrefix: o.CachePrefix, Now: q.now})
+	if err != nil {
+		q.db.Close()
+		return nil, fail(err)
+	}
 	return q, nil
 }
 
@@ -213,8 +224,12 @@ func ceilSeconds(d time.Duration) int64 {
 func (q *Queue) fail(op string, err error) error { return q.failOn(op, q.table, err) }
 
 // failOn is fail naming table.
-func (q *Queue) failOn(op, table string, err error) error {
-	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, q.dialect)
+func (q *Queue) failOn(op, table string, err error) error { return failOn(q.dialect, op, table, err) }
+
+// failOn wraps err with the operation, table and dialect, translating connection failures into
+// connectors.ErrUnavailable and a missing table into connectors.ErrNotMigrated.
+func failOn(dialect, op, table string, err error) error {
+	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, dialect)
 	switch {
 	case sqldb.IsConnectionError(err):
 		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrUnavailable, err)

@@ -64,12 +64,18 @@ func (c *laravelCache) read(ctx context.Context, db *sql.DB, now int64) (string,
 	if now >= expiration {
 		return "", nil // DatabaseStore treats it as gone
 	}
-	if c.postgres && !strings.ContainsAny(value, ":;") {
+	return unserializeScalar(decodeCacheValue(c.postgres, value)), nil
+}
+
+// decodeCacheValue undoes DatabaseStore's base64 encoding of a value with NUL bytes on
+// PostgreSQL; a serialized value always holds ':' or ';', which base64 never does.
+func decodeCacheValue(postgres bool, value string) string {
+	if postgres && !strings.ContainsAny(value, ":;") {
 		if b, err := base64.StdEncoding.DecodeString(value); err == nil {
-			value = string(b)
+			return string(b)
 		}
 	}
-	return unserializeScalar(value), nil
+	return value
 }
 
 // write stores value as Cache::forever does: an integer as PHP's i:N;, anything else as a string.

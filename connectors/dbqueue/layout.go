@@ -59,6 +59,13 @@ func (o Options) Targets() []migrations.Target {
 	return targets
 }
 
+// FleetTarget is the fleet table a Queue opened with o keeps its worker registry in: `qctl
+// migrate` creates it, but Open does not require it, so a database migrated before it existed
+// still runs jobs.
+func (o Options) FleetTarget() migrations.Target {
+	return migrations.Target{Kind: migrations.Fleet, Table: o.FleetTable}
+}
+
 // check refuses a jobs table made for the other format, naming the config key to change: pushes
 // to it would fail, and pops would never find a job, with only a database error to go by. A
 // one-row-less SELECT of the columns is the check every start pays; the table's columns are read

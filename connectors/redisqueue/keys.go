@@ -63,17 +63,31 @@ func thinkKeys(prefix, name string) keys {
 // ThinkPHP's cache prepends its prefix as is to "think:queue:restart".
 func restartKey(format, prefix, cachePrefix string) string {
 	if format == FormatThink {
-		return prefix + cachePrefix + "think:queue:restart"
+		return cacheKeyPrefix(format, prefix, cachePrefix) + "think:queue:restart"
 	}
 	return cacheKey(prefix, cachePrefix, "illuminate:queue:restart")
 }
 
 // cacheKey is where Laravel's RedisStore keeps the cache item or lock called name.
 func cacheKey(prefix, cachePrefix, name string) string {
-	if cachePrefix != "" {
+	return cacheKeyPrefix(FormatLaravel, prefix, cachePrefix) + name
+}
+
+// cacheKeyPrefix is what the cache store puts in front of a cache key: the client prefix, then
+// Laravel's cache prefix and a colon (RedisStore), or ThinkPHP's cache prefix as is.
+func cacheKeyPrefix(format, prefix, cachePrefix string) string {
+	if format != FormatThink && cachePrefix != "" {
 		cachePrefix += ":"
 	}
-	return prefix + cachePrefix + name
+	return prefix + cachePrefix
+}
+
+// workersKeys are the worker registry's keys: a HASH of entries by worker id and a ZSET of the
+// same ids scored by the unix millisecond each entry expires. They sit beside the queues' keys,
+// under the client prefix, and share the hash tag {workers} so one script touches both on a
+// cluster.
+func workersKeys(prefix string) []string {
+	return []string{prefix + "qctl:{workers}", prefix + "qctl:{workers}:expires"}
 }
 
 // checkSlots returns an error wrapping ErrCrossSlot when the keys of queue name do not all hash to

@@ -74,6 +74,7 @@ type Queue struct {
 	now         func() time.Time
 	restartKey  string
 	cachePrefix string // Laravel's cache.prefix, for the locks of unique jobs
+	flagPrefix  string // what the cache store puts in front of a flag's key
 
 	keyCache sync.Map // queue name -> keysOrErr
 
@@ -96,6 +97,7 @@ var (
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
 	_ connectors.LockReleaser  = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to Redis and checks it answers. An unreachable server gives an error wrapping
@@ -119,6 +121,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		rdb: rdb, addr: strings.Join(o.addrs(), ","), think: o.Format == FormatThink, cluster: cluster,
 		prefix: o.Prefix, retryAfter: o.RetryAfter, blockFor: o.BlockFor, now: o.Now,
 		restartKey: restartKey(o.Format, o.Prefix, o.CachePrefix), cachePrefix: o.CachePrefix,
+		flagPrefix: cacheKeyPrefix(o.Format, o.Prefix, o.CachePrefix),
 	}
 	if q.now == nil {
 		q.now = time.Now
