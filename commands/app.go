@@ -109,6 +109,7 @@ func newApp(p *Program) *cli.App {
 			pruneFailedCommand(p),
 			kickCommand(p),
 			peekCommand(p),
+			dashboardCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},

@@ -1,0 +1,183 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/manager"
+)
+
+// connView is one connection as the Overview and Queues pages show it.
+type connView struct {
+	Name, Driver string
+	KeepsJobs    bool
+	Error        string // why its queues could not be read, redacted
+	Queues       []queueView
+	Ready        int64
+	Delayed      int64
+	Reserved     int64
+	Failed       int64
+	CanPause     bool
+	CanBrowse    bool
+}
+
+// queueView is one queue's row.
+type queueView struct {
+	manager.QueueStatus
+	Paused      bool
+	PausedKnown bool
+}
+
+// overviewData is the Overview page.
+type overviewData struct {
+	Conns                            []connView
+	Ready, Delayed, Reserved, Failed int64
+	FailedNote                       string
+	Connections, Queues, Unreachable int
+}
+
+// pauser is what the fleet issue adds to manager.Conn (pausing a queue in the backend's state
+// store, under Laravel's key where it has one). Until manager.Conn has these methods the
+// Queues page shows no paused column and no pause or continue buttons; once it does, they appear
+// with no change here.
+type pauser interface {
+	Pause(ctx context.Context, queue string) error
+	Continue(ctx context.Context, queue string) error
+	Paused(ctx context.Context, queue string) (bool, error)
+}
+
+// snapshots reads every connection's queues at once, one goroutine per connection, so a slow or
+// unreachable backend costs the page its own time and not the sum. Counts come from the
+// backends' statistics (manager.Conn.Snapshot), never from reading the jobs.
+func (h *Handler) snapshots(ctx context.Context) ([]connView, string) {
+	var note string
+	store, err := h.failedStore(ctx)
+	if err != nil {
+		store, note = nil, "failed counts unavailable: "+h.redact(err)
+	}
+	names := h.m.Config().Names()
+	views := make([]connView, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			views[i] = h.snapshot(ctx, name, store)
+		}()
+	}
+	wg.Wait()
+	return views, note
+}
+
+func (h *Handler) snapshot(ctx context.Context, name string, store *failed.Store) connView {
+	v := connView{Name: name}
+	if cc, err := h.m.Connection(name); err == nil {
+		v.Driver = cc.Driver
+	}
+	c, err := h.conn(ctx, name)
+	if err != nil {
+		v.Error = h.redact(err)
+		return v
+	}
+	v.KeepsJobs = c.KeepsJobs()
+	if !v.KeepsJobs {
+		return v
+	}
+	snap, err := c.Snapshot(ctx, store, nil)
+	if err != nil {
+		v.Error = h.redact(err)
+		return v
+	}
+	p, canPause := any(c).(pauser)
+	v.CanPause = canPause
+	v.CanBrowse = c.CanBrowse()
+	for _, q := range snap.Queues {
+		qv := queueView{QueueStatus: q}
+		if canPause {
+			paused, err := p.Paused(ctx, q.Queue)
+			qv.Paused, qv.PausedKnown = paused, err == nil
+		}
+		v.Queues = append(v.Queues, qv)
+		v.Ready += q.Ready
+		v.Delayed += q.Delayed
+		v.Reserved += q.Reserved
+		if q.Failed != nil {
+			v.Failed += *q.Failed
+		}
+	}
+	return v
+}
+
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
+	conns, note := h.snapshots(r.Context())
+	d := overviewData{Conns: conns, FailedNote: note, Connections: len(conns)}
+	for _, c := range conns {
+		d.Ready += c.Ready
+		d.Delayed += c.Delayed
+		d.Reserved += c.Reserved
+		d.Queues += len(c.Queues)
+		if c.Error != "" {
+			d.Unreachable++
+		}
+	}
+	// The failed total is the store's, not the sum of per-queue counts: a queue no connection
+	// lists any more still has its failed jobs.
+	if store, err := h.failedStore(r.Context()); err == nil {
+		d.Failed, _ = store.Count(r.Context(), failed.Filter{})
+	}
+	h.render(w, r, "overview", "Overview", d, nil)
+}
+
+func (h *Handler) queues(w http.ResponseWriter, r *http.Request) {
+	conns, note := h.snapshots(r.Context())
+	h.render(w, r, "queues", "Queues", struct {
+		Conns      []connView
+		FailedNote string
+	}{conns, note}, nil)
+}
+
+// clearQueue deletes every job of a queue, once its name has been typed to confirm.
+func (h *Handler) clearQueue(r *http.Request) (outcome, error) {
+	name, queue := r.PostFormValue("connection"), r.PostFormValue("queue")
+	res := outcome{what: fmt.Sprintf("clear queue %s/%s", name, queue), back: "/queues"}
+	if queue == "" || strings.TrimSpace(r.PostFormValue("confirm")) != queue {
+		return res, errors.New("not cleared: type the queue's name to confirm")
+	}
+	c, err := h.conn(r.Context(), name)
+	if err != nil {
+		return res, err
+	}
+	res.jobs, err = c.Clear(r.Context(), queue)
+	return res, err
+}
+
+func (h *Handler) pauseQueue(r *http.Request) (outcome, error) {
+	return h.pauseOrContinue(r, "pause", pauser.Pause)
+}
+
+func (h *Handler) continueQueue(r *http.Request) (outcome, error) {
+	return h.pauseOrContinue(r, "continue", pauser.Continue)
+}
+
+func (h *Handler) pauseOrContinue(r *http.Request, verb string, do func(pauser, context.Context, string) error) (outcome, error) {
+	name, queue := r.PostFormValue("connection"), r.PostFormValue("queue")
+	res := outcome{what: fmt.Sprintf("%s queue %s/%s", verb, name, queue), back: "/queues"}
+	c, err := h.conn(r.Context(), name)
+	if err != nil {
+		return res, err
+	}
+	p, ok := any(c).(pauser)
+	if !ok {
+		return res, fmt.Errorf("%w: this qctl cannot pause queues yet", manager.ErrNotSupported)
+	}
+	return res, do(p, r.Context(), queue)
+}
+
+func (h *Handler) workers(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, "workers", "Workers", nil, nil)
+}
