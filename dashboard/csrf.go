@@ -68,6 +68,7 @@ func (h *Handler) action(do func(r *http.Request) (outcome, error)) http.Handler
 			return
 		}
 		res, err := do(r)
+		h.sampler.invalidate()
 		who := h.who(r)
 		if err != nil {
 			msg := h.redact(err)

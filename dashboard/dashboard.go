@@ -66,6 +66,8 @@ type Handler struct {
 	secrets *strings.Replacer
 	user    string
 	pass    string
+	sampler *sampler
+	stop    context.CancelFunc // ends the sampler
 
 	mu     sync.Mutex
 	conns  map[string]*manager.Conn // opened on first use, dropped on error
@@ -98,6 +100,9 @@ func New(m *manager.Manager, o Options) *Handler {
 	}
 	h.secrets = strings.NewReplacer(pairs...)
 	h.pages = parsePages()
+	ctx, stop := context.WithCancel(context.Background())
+	h.stop = stop
+	h.sampler = &sampler{read: h.snapshots, every: max(o.Refresh, time.Second), ctx: ctx, kick: make(chan struct{}, 1)}
 	h.routes()
 	return h
 }
@@ -147,6 +152,7 @@ func (h *Handler) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
+	h.stop()
 	for name, c := range h.conns {
 		c.Close()
 		delete(h.conns, name)

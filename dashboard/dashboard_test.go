@@ -237,16 +237,21 @@ func TestFlushOlderThan(t *testing.T) {
 func TestClearNeedsTheQueueNameTyped(t *testing.T) {
 	b := setup(t, setupOptions{})
 	b.push("emails", 4, 0)
+	_, body := b.get("/")
+	mustContain(t, "the overview before clearing", body, `<span class="n">4</span><span class="l">ready`)
 	b.post("/queues/clear", url.Values{"connection": {"database"}, "queue": {"emails"}, "confirm": {"yes"}})
 	if st := b.stats("emails"); st.Ready != 4 {
 		t.Fatalf("clear without the name typed left %d of 4 jobs", st.Ready)
 	}
-	_, body := b.get("/queues")
+	_, body = b.get("/queues")
 	mustContain(t, "the page after a refused clear", body, "type the queue&#39;s name to confirm")
 	b.post("/queues/clear", url.Values{"connection": {"database"}, "queue": {"emails"}, "confirm": {"emails"}})
 	if st := b.stats("emails"); st.Ready != 0 {
 		t.Errorf("clear with the name typed left %d jobs", st.Ready)
 	}
+	// The overview shows the cleared queue at once, not the sample taken before the clear.
+	_, body = b.get("/")
+	mustContain(t, "the overview after clearing", body, `<span class="n">0</span><span class="l">ready`)
 	mustContain(t, "the action log", b.log.String(), "clear queue database/emails: 4 jobs")
 }
 

@@ -103,14 +103,19 @@ func (h *Handler) readFailed(r *http.Request, ff failedFilter, d *failedData) er
 	if err != nil {
 		return err
 	}
-	if d.Total, err = store.Count(r.Context(), f); err != nil {
-		return err
-	}
 	d.Below, _ = strconv.ParseInt(r.URL.Query().Get("below"), 10, 64)
+	if d.Below > 0 { // List counts only the rows below the cursor
+		if d.Total, err = store.Count(r.Context(), f); err != nil {
+			return err
+		}
+	}
 	f.Below, f.Limit = d.Below, h.o.PageSize
-	recs, _, err := store.List(r.Context(), f)
+	recs, total, err := store.List(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	if d.Below == 0 {
+		d.Total = total
 	}
 	for _, rec := range recs {
 		d.Rows = append(d.Rows, failedRow{Record: rec, Name: jobName(rec.Payload)})

@@ -105,9 +105,15 @@ func (h *Handler) readJobs(r *http.Request, d *jobsData) error {
 	if !d.CanBrowse {
 		return nil
 	}
-	if snap, err := c.Snapshot(r.Context(), nil, []string{d.Queue}); err == nil && len(snap.Queues) == 1 {
-		st := snap.Queues[0]
-		d.Count = map[connectors.JobState]int64{connectors.StateReady: st.Ready, connectors.StateDelayed: st.Delayed, connectors.StateReserved: st.Reserved}[d.State]
+	// The count comes from the last sample the Overview and Queues pages keep (counting a big
+	// queue takes seconds on some backends); before the first it is not shown.
+	d.Count = -1
+	for _, cv := range h.sampler.peek().Conns {
+		for _, st := range cv.Queues {
+			if cv.Name == d.Connection && st.Queue == d.Queue {
+				d.Count = map[connectors.JobState]int64{connectors.StateReady: st.Ready, connectors.StateDelayed: st.Delayed, connectors.StateReserved: st.Reserved}[d.State]
+			}
+		}
 	}
 	list, next, err := c.Browse(r.Context(), d.Queue, d.State, d.Cursor, h.o.PageSize)
 	if err != nil {

@@ -35,9 +35,8 @@ type queueView struct {
 
 // overviewData is the Overview page.
 type overviewData struct {
-	Conns                            []connView
+	sample
 	Ready, Delayed, Reserved, Failed int64
-	FailedNote                       string
 	Connections, Queues, Unreachable int
 }
 
@@ -114,9 +113,9 @@ func (h *Handler) snapshot(ctx context.Context, name string, store *failed.Store
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
-	conns, note := h.snapshots(r.Context())
-	d := overviewData{Conns: conns, FailedNote: note, Connections: len(conns)}
-	for _, c := range conns {
+	d := overviewData{sample: h.sampler.get(r.Context())}
+	d.Connections = len(d.Conns)
+	for _, c := range d.Conns {
 		d.Ready += c.Ready
 		d.Delayed += c.Delayed
 		d.Reserved += c.Reserved
@@ -134,11 +133,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) queues(w http.ResponseWriter, r *http.Request) {
-	conns, note := h.snapshots(r.Context())
-	h.render(w, r, "queues", "Queues", struct {
-		Conns      []connView
-		FailedNote string
-	}{conns, note}, nil)
+	h.render(w, r, "queues", "Queues", h.sampler.get(r.Context()), nil)
 }
 
 // clearQueue deletes every job of a queue, once its name has been typed to confirm.

@@ -78,6 +78,8 @@ var funcs = template.FuncMap{
 	"add":       func(a, b int64) int64 { return a + b },
 	"deref":     func(p *int64) int64 { return *p },
 	"bar":       bar,
+	"clock":     func(t time.Time) string { return t.Format(time.TimeOnly) },
+	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 }
 
 // ageOf prints an age in seconds (nil = unknown) in its two largest units.

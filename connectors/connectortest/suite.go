@@ -55,6 +55,7 @@ func Run(t *testing.T, o Options) {
 		{"BulkPush", testBulkPush},
 		{"LeaseExtension", testLeaseExtension},
 		{"WaitWakesOnPush", testWaitWakes},
+		{"Browse", testBrowse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
