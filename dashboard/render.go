@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/qctl/qctl/manager"
 )
 
 // pages are the parsed templates, one per page, each with the shared layout.
@@ -68,8 +70,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name, title str
 
 var funcs = template.FuncMap{
 	"age":       ageOf,
-	"ago":       func(t time.Time) string { return formatAge(time.Since(t)) },
-	"until":     func(t time.Time) string { return formatAge(time.Until(t)) },
+	"ago":       func(t time.Time) string { return manager.FormatAge(time.Since(t)) },
+	"until":     func(t time.Time) string { return manager.FormatAge(time.Until(t)) },
 	"datetime":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"firstLine": firstLine,
 	"trunc":     trunc,
@@ -87,21 +89,7 @@ func ageOf(s *float64) string {
 	if s == nil {
 		return "–"
 	}
-	return formatAge(time.Duration(*s * float64(time.Second)))
-}
-
-// formatAge prints d to the second in its two largest units: 42s, 3m07s, 2h05m, 3d04h.
-func formatAge(d time.Duration) string {
-	s := max(int64(d/time.Second), 0)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	return manager.FormatAge(time.Duration(*s * float64(time.Second)))
 }
 
 func firstLine(s string) string {
