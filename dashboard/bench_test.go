@@ -19,9 +19,7 @@ import (
 //	go test ./dashboard/ -run '^$' -bench PagesSQLite -benchtime 20x
 func BenchmarkPagesSQLite(b *testing.B) {
 	jobsN, failedN := envInt("QCTL_BENCH_JOBS", 1_000_000), envInt("QCTL_BENCH_FAILED", 100_000)
-	t := &testing.T{}
-	bundle := setup(t, setupOptions{})
-	bundle.t = t
+	bundle := setup(b, setupOptions{})
 	bundle.push("default", 1, 0) // creates the tables
 	db, err := sql.Open("sqlite", bundle.dsn+"?_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -54,7 +52,7 @@ func BenchmarkPagesSQLite(b *testing.B) {
 		// Pages that read the failed table or a page of jobs first: once Overview or Queues
 		// is open, the sampler counts the queues in the background and competes with them.
 		"/failed", "/failed?queue=reports", "/failed?exception=report%2099999",
-		"/failed?job=App%5CJobs%5CBuildReport", "/failed/00050000-1111-4000-8000-000000000000",
+		"/failed?job=App%5CJobs%5CBuildReport", fmt.Sprintf("/failed/%08d-1111-4000-8000-000000000000", failedN/2),
 		"/jobs?queue=default", "/jobs?queue=default&state=delayed", "/jobs?queue=default&state=reserved",
 		"/", "/queues",
 	} {

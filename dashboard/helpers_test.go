@@ -31,7 +31,7 @@ const (
 
 // bundle is one dashboard under test and what it sits on.
 type bundle struct {
-	t      *testing.T
+	t      testing.TB
 	m      *manager.Manager
 	d      *dashboard.Handler
 	srv    *httptest.Server
@@ -48,7 +48,7 @@ type setupOptions struct {
 
 // setup serves a dashboard over a config whose default connection is a fresh SQLite file, with
 // a failed store in the same file.
-func setup(t *testing.T, so setupOptions) *bundle {
+func setup(t testing.TB, so setupOptions) *bundle {
 	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "q.db")
 	toml := fmt.Sprintf(`default = "database"
