@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/qctl/qctl/dashboard"
 	"github.com/qctl/qctl/failed"
 )
 
@@ -177,4 +178,23 @@ func TestBrowserNarrowWindow(t *testing.T) {
 		t.Errorf("the failed page is wider than a 420px window")
 	}
 	os.WriteFile(filepath.Join(screenshotDir(t), "failed-narrow.png"), png, 0o644)
+}
+
+func TestBrowserLiveRefresh(t *testing.T) {
+	ctx := browser(t)
+	b := setup(t, setupOptions{Options: dashboard.Options{Refresh: 200 * time.Millisecond}})
+	b.push("emails", 2, 0)
+	ready := chromedp.CSS(`.cards .card:first-child .n`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.srv.URL+"/"), chromedp.WaitVisible(ready)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Text(ready)); err != nil || n != "2" {
+		t.Fatalf("ready card shows %q (%v), want 2", n, err)
+	}
+	b.push("emails", 3, 0)
+	// The page fetches itself again and the sampler counts again: the card turns to 5 with no reload.
+	probe := `document.querySelector(".cards .card:first-child .n").textContent === "5"`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](probe, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the overview never showed the 5 ready jobs without a reload: %v", err)
+	}
 }

@@ -75,7 +75,9 @@ env = { API_TOKEN = %q }
 	}
 	b := &bundle{t: t, m: manager.New(cfg, manager.Options{Output: io.Discard}), log: &syncBuffer{}, dsn: dsn}
 	so.Options.Log = b.log
-	so.Options.Refresh = -1
+	if so.Options.Refresh == 0 {
+		so.Options.Refresh = -1 // pages stay still unless a test asks for live refresh
+	}
 	b.d = dashboard.New(b.m, so.Options)
 	b.srv = httptest.NewServer(b.d)
 	jar, _ := cookiejar.New(nil)
