@@ -117,6 +117,7 @@ func newApp(p *Program) *cli.App {
 			kickCommand(p),
 			peekCommand(p),
 			superviseCommand(p),
+			dashboardCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},
