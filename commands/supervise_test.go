@@ -24,7 +24,7 @@ balance_cooldown = 1
 auto_scaling_strategy = "size"
 sleep = 1
 timeout = 3
-memory = 64
+memory = 256
 `
 
 var startedWorker = regexp.MustCompile(`Started worker (\d+) `)
@@ -66,7 +66,17 @@ func TestSuperviseScalesReplacesAndStopsCleanly(t *testing.T) {
 	waitFor(t, 30*time.Second, "a to drain back to 1 process", func() bool { return strings.Contains(m.stderr.String(), "scaled: a=1 b=1") })
 
 	pids := workerPIDs(m.stderr.String())
-	victim := pids[0]
+	var live []int
+	waitFor(t, 30*time.Second, "the scaled-down workers to exit", func() bool {
+		live = live[:0]
+		for _, pid := range pids {
+			if alive(pid) {
+				live = append(live, pid)
+			}
+		}
+		return len(live) == 2
+	})
+	victim := live[0]
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +100,7 @@ func TestSuperviseRecyclesAWorkerPastItsMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	e := newEnv(t, strings.Replace(superviseConfig, `balance = "auto"`, `balance = "off"`, 1))
+	e := newEnv(t, strings.NewReplacer(`balance = "auto"`, `balance = "off"`, "memory = 256", "memory = 64").Replace(superviseConfig))
 	e.ok("status")
 	e.ok("push", "Hog", "300", "--queue", "b")
 	m := e.start("supervise")
