@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/internal/version"
 	"github.com/qctl/qctl/jobs"
 )
 
@@ -92,6 +93,19 @@ func newApp(p *Program) *cli.App {
 				Name: "config", Aliases: []string{"c"}, Value: defaultConfigPath, EnvVars: []string{"QCTL_CONFIG"},
 				Usage: "connection config `FILE`; when the default file is missing, the built-in SQLite default is used",
 			},
+			&cli.BoolFlag{Name: "version", Usage: "print qctl's version, commit and Go version"},
+		},
+		// Without a command, qctl shows its help (or its version); with one it does not know,
+		// it names the nearest one.
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintln(p.Stdout, version.Read())
+				return nil
+			}
+			if c.NArg() > 0 {
+				return usageError("unknown command %q. %s (see `qctl --help`)", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			workCommand(p),
@@ -109,11 +123,13 @@ func newApp(p *Program) *cli.App {
 			pruneFailedCommand(p),
 			kickCommand(p),
 			peekCommand(p),
+			monitorCommand(p),
+			versionCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError:         onUsageError,
-		HideHelpCommand:      true,
+		HideVersion:          true, // --version is the flag above: urfave/cli's would also take -v
 		EnableBashCompletion: false,
 	}
 	for _, c := range app.Commands {
@@ -123,5 +139,19 @@ func newApp(p *Program) *cli.App {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
+	if c.Command == nil || c.Command.Name == c.App.Name {
+		return usageError("%v (see `qctl --help`)", err)
+	}
 	return usageError("%v (see `qctl %s --help`)", err, c.Command.FullName())
+}
+
+func versionCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print qctl's version, commit and Go version (as --version)",
+		Action: func(*cli.Context) error {
+			fmt.Fprintln(p.Stdout, version.Read())
+			return nil
+		},
+	}
 }

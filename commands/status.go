@@ -31,7 +31,7 @@ func statusCommand(p *Program) *cli.Command {
 			connectionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per snapshot"},
 			&cli.GenericFlag{Name: "watch", Value: watch,
-				Usage: "redraw every 2s until interrupted; `--watch 5s` or --watch=5s for another interval"},
+				Usage: "redraw every `INTERVAL` until interrupted: every 2s alone, --watch=5s or --watch 5s for another"},
 		},
 		Action: func(c *cli.Context) error { return runStatus(c, p, watch) },
 	}

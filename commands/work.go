@@ -52,6 +52,7 @@ func workerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-time", Usage: "stop after this many seconds (0 = no limit)"},
 		&cli.IntFlag{Name: "concurrency", Value: 1, Usage: "jobs run at once in this process"},
 		&cli.BoolFlag{Name: "force", Usage: "run even in maintenance mode (accepted for Laravel compatibility)"},
+		&cli.BoolFlag{Name: "daemon", Usage: "accepted for `queue:work --daemon` habits: qctl work is always long-lived"},
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
 		metricsAddrFlag(),
@@ -129,6 +130,9 @@ func warnFailedDiscarded(p *Program, m *manager.Manager) {
 
 func runWork(c *cli.Context, p *Program) error {
 	ctx := context.Background()
+	if c.Bool("daemon") {
+		fmt.Fprintln(p.Stderr, "qctl: note: --daemon is not needed: qctl work always keeps running (it is accepted and ignored)")
+	}
 	s, err := openWorker(ctx, c, p)
 	if err != nil {
 		return err
