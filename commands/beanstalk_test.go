@@ -256,3 +256,17 @@ func TestRestartOnBeanstalkdStopsTheWorker(t *testing.T) {
 	pushed(e, "JobID")
 	waitFor(t, 20*time.Second, "the second worker to run a job", func() bool { return len(e.records()) == 1 })
 }
+
+// TestBeanstalkInvalidTubeIsUsageError: a tube name beanstalkd can never accept is exit 2 at
+// start for work (even with --stop-when-empty it used to retry forever), push and status.
+func TestBeanstalkInvalidTubeIsUsageError(t *testing.T) {
+	e, _ := beanstalkEnv(t, "")
+	for _, args := range [][]string{
+		{"work", "--queue", "it's", "--stop-when-empty"},
+		{"work", "--queue", "jobs,it's"},
+		{"push", "Record", "{}", "--queue", "it's"},
+		{"status", "--queue", "it's"},
+	} {
+		expect(t, e.qctl(args...), 2, `tube "it's"`)
+	}
+}

@@ -64,3 +64,10 @@ func TestMonitor(t *testing.T) {
 	expect(t, e.qctl("monitor", "default,database:mail", "--max=2"), 0, "mail")
 	expect(t, e.qctl("monitor", "nope:mail"), 2, `unknown connection "nope"`)
 }
+
+// TestPushEmptyData: an empty data argument is refused rather than pushed as null.
+func TestPushEmptyData(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	expect(t, e.qctl("push", "Shell", ""), 2, "the data argument is empty")
+	expect(t, e.qctl("monitor", "default", "--max=0"), 0)
+}

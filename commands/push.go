@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/manager"
 )
@@ -104,6 +106,9 @@ func runPush(c *cli.Context, p *Program) error {
 	}
 	ids, err := conn.Push(ctx, name, datas, o)
 	if err != nil {
+		if errors.Is(err, connectors.ErrInvalidQueueName) {
+			return managerError(err)
+		}
 		if len(datas) > 1 {
 			return fmt.Errorf("%w (the ids of those pushed are printed)", err)
 		}
@@ -165,6 +170,9 @@ func pushData(c *cli.Context, p *Program) (json.RawMessage, error) {
 			return nil, usageError("give the JSON data either as an argument or with --data-file, not both")
 		}
 		raw, source = []byte(c.Args().Get(1)), "the data argument"
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return nil, usageError("the data argument is empty: give JSON data such as '{}', or leave the argument out to push a job without data")
+		}
 	case file == "-":
 		raw, err = io.ReadAll(p.Stdin)
 		source = "standard input"

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/manager"
 )
@@ -93,7 +94,8 @@ func openConnection(c *cli.Context, p *Program, arg int) (context.Context, *mana
 // managerError turns the service layer's usage mistakes (an unknown connection, a disabled failed
 // store, an ability the backend lacks) into exit status 2; anything else stays an error (1).
 func managerError(err error) error {
-	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) || errors.Is(err, manager.ErrNotSupported) {
+	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) || errors.Is(err, manager.ErrNotSupported) ||
+		errors.Is(err, connectors.ErrInvalidQueueName) {
 		return usageError("%v", err)
 	}
 	return err

@@ -139,7 +139,7 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 		case err != nil && ctx.Err() != nil && !first:
 			return nil // interrupted while watching
 		case err != nil && (first || watch.every == 0):
-			return err
+			return managerError(err)
 		case err != nil: // a watch outlives a backend that went away for a moment
 			fmt.Fprintf(p.Stderr, "%s qctl: %v\n", time.Now().Format(time.DateTime), err)
 		case c.Bool("json"):

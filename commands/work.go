@@ -117,6 +117,10 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		s.close()
 		return nil, managerError(err)
 	}
+	if err := s.conn.CheckQueues(opts.Queues...); err != nil {
+		s.close()
+		return nil, managerError(err)
+	}
 	return s, nil
 }
 

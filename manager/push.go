@@ -88,6 +88,9 @@ func (c *Conn) Push(ctx context.Context, job string, datas []json.RawMessage, o 
 	if queue == "" {
 		queue = c.Queue
 	}
+	if err := c.CheckQueues(queue); err != nil {
+		return nil, err
+	}
 	var ids []string
 	for start := 0; start < len(payloads); start += PushChunk {
 		chunk, err := c.PushRaw(ctx, queue, payloads[start:min(start+PushChunk, len(payloads))], o.Delay, o.Priority)
