@@ -237,7 +237,7 @@ func (q *Queue) PopN(ctx context.Context, queue string, n int) ([]*connectors.Re
 		}
 		payload := []byte(original)
 		jobs = append(jobs, &connectors.Reserved{
-			Queue: queue, ID: payloadID(payload), Attempts: int(attempts), Payload: payload, Receipt: reserved,
+			Queue: queue, ID: jobID(payload), Attempts: int(attempts), Payload: payload, Receipt: reserved,
 		})
 	}
 	return jobs, nil
