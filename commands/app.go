@@ -94,6 +94,7 @@ func newApp(p *Program) *cli.App {
 				Usage: "connection config `FILE`; when the default file is missing, the built-in SQLite default is used",
 			},
 			&cli.BoolFlag{Name: "version", Usage: "print qctl's version, commit and Go version"},
+			&cli.BoolFlag{Name: "no-ansi", Usage: "no colour, even on a terminal (as NO_COLOR)"},
 		},
 		// Without a command, qctl shows its help (or its version); with one it does not know,
 		// it names the nearest one.

@@ -55,6 +55,7 @@ func workerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "daemon", Usage: "accepted for `queue:work --daemon` habits: qctl work is always long-lived"},
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
+		&cli.BoolFlag{Name: "no-ansi", Usage: "no colour, even on a terminal (as NO_COLOR)"},
 		metricsAddrFlag(),
 		connectionFlag(),
 	)
@@ -101,9 +102,12 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		opts.Queues = []string{conn.Queue}
 	}
 	s.opts = opts
-	if c.Bool("json") {
+	switch {
+	case c.Bool("json"):
 		s.report = worker.JSONReporter(p.Stdout)
-	} else {
+	case colour(c, p.Stdout):
+		s.report = worker.ColourTextReporter(p.Stdout)
+	default:
 		s.report = worker.TextReporter(p.Stdout)
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics

@@ -54,6 +54,9 @@ type Options struct {
 	// Output receives exec handlers' stdout and stderr, and the report of jobs run by a sync
 	// connection; nil means os.Stderr.
 	Output io.Writer
+	// PrefixOutput puts "[job id] " before each line exec handlers write to Output: on a
+	// terminal, where their lines and the worker's interleave. Piped output stays raw.
+	PrefixOutput bool
 }
 
 // New returns a manager for cfg.
@@ -62,7 +65,7 @@ func New(cfg *config.Config, o Options) *Manager {
 		o.Output = os.Stderr
 	}
 	m := &Manager{cfg: cfg, output: o.Output}
-	m.handlers = handlers(cfg, o.Handlers, o.Output)
+	m.handlers = handlers(cfg, o.Handlers, o.Output, o.PrefixOutput)
 	return m
 }
 

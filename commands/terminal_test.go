@@ -1,0 +1,79 @@
+//go:build linux
+
+package commands_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// onTerminal runs qctl with stdout and stderr on a pseudo-terminal and returns what it showed
+// there (with the terminal's \r\n line ends), plus extra environment variables.
+func onTerminal(t *testing.T, e *env, extraEnv []string, args ...string) (int, string) {
+	t.Helper()
+	ptmx, pts := openPTY(t)
+	cmd := e.command(args...)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stdout, cmd.Stderr = pts, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close() // the child holds it now: once it exits, reading ptmx ends
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(ptmx) // ends with EIO when the last holder of pts closes it
+		out <- string(b)
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("qctl %v did not finish within a minute", args)
+	}
+	return cmd.ProcessState.ExitCode(), <-out
+}
+
+const echoConfig = sqliteConfig + `
+[handlers."Echo"]
+command = ["sh", "-c", "echo hello from $QCTL_JOB_ID; echo oops >&2; printf partial"]
+`
+
+// TestWorkerOnATerminal: on a terminal, outcomes are coloured and a handler's output lines carry
+// the job's name and id; piped, or with NO_COLOR or --no-ansi, there is no colour, and piped the
+// handler's output is raw.
+func TestWorkerOnATerminal(t *testing.T) {
+	e := newEnv(t, echoConfig)
+	e.ok("push", "Echo", "{}")
+	code, out := onTerminal(t, e, nil, "work", "--stop-when-empty")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"[Echo 1] hello from 1\r\n", "[Echo 1] oops\r\n", "[Echo 1] partial\r\n", "Echo [1] ", "\x1b[32mDONE\x1b[0m"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the terminal did not show %q:\n%q", want, out)
+		}
+	}
+
+	for _, env := range [][]string{{"NO_COLOR=1"}, nil} {
+		e.ok("push", "Echo", "{}")
+		args := []string{"work", "--stop-when-empty"}
+		if env == nil {
+			args = append(args, "--no-ansi")
+		}
+		_, out = onTerminal(t, e, env, args...)
+		if strings.Contains(out, "\x1b[") || !strings.Contains(out, "DONE") {
+			t.Errorf("with %v %v the terminal showed colour or no outcome:\n%q", env, args, out)
+		}
+	}
+
+	e.ok("push", "Echo", "{}")
+	r := e.ok("work", "--stop-when-empty")
+	if strings.Contains(r.stdout+r.stderr, "\x1b[") || strings.Contains(r.stderr, "[Echo") || !strings.Contains(r.stdout, "hello from 4") && !strings.Contains(r.stderr, "hello from 4") {
+		t.Errorf("piped output is not raw:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
