@@ -32,6 +32,8 @@ const (
 	ExitOK    = 0
 	ExitError = 1
 	ExitUsage = 2
+	// ExitInterrupted is a command stopped part way by Ctrl-C (128 + SIGINT), as shells report it.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit status out of a command.
