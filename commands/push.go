@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"github.com/qctl/qctl/connectors"
@@ -32,6 +33,7 @@ func pushCommand(p *Program) *cli.Command {
 			&cli.IntFlag{Name: "delay", Usage: "seconds before the job becomes available"},
 			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
 			&cli.StringFlag{Name: "file", Usage: "push one job per line of `FILE` (JSON lines: each line is one job's data; - for standard input), in bulk where the backend can"},
+			&cli.BoolFlag{Name: "ids", Usage: "with --file on a terminal, print every job's id instead of a progress bar (piped, they are always printed)"},
 			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
 			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
 			&cli.IntFlag{Name: "timeout", Usage: "the job's timeout in seconds (0 = leave it to the worker)"},
@@ -73,10 +75,20 @@ func runPush(c *cli.Context, p *Program) error {
 		datas = []json.RawMessage{data}
 	}
 
+	// One job's id is always printed; a file's ids go to a pipe (or with --ids), while a
+	// terminal gets a progress bar and the summary instead of 100,000 lines.
+	var bar *progressbar.ProgressBar
+	if len(datas) > 1 && isTerminal(p.Stdout) && !c.Bool("ids") {
+		bar = newProgressBar(p.Stderr, int64(len(datas)), "pushing")
+	}
 	o := manager.PushOptions{
 		Queue: c.String("queue"), Delay: time.Duration(c.Int("delay")) * time.Second,
 		Tries: c.Int("tries"), Backoff: c.String("backoff"), Timeout: c.Int("timeout"),
 		Pushed: func(ids []string) {
+			if bar != nil {
+				_ = bar.Add(len(ids))
+				return
+			}
 			var out strings.Builder
 			for _, id := range ids {
 				out.WriteString(id)
@@ -105,11 +117,14 @@ func runPush(c *cli.Context, p *Program) error {
 		queue = conn.Queue
 	}
 	ids, err := conn.Push(ctx, name, datas, o)
+	if bar != nil {
+		_ = bar.Finish()
+	}
 	if err != nil {
 		if errors.Is(err, connectors.ErrInvalidQueueName) {
 			return managerError(err)
 		}
-		if len(datas) > 1 {
+		if len(datas) > 1 && bar == nil {
 			return fmt.Errorf("%w (the ids of those pushed are printed)", err)
 		}
 		return err

@@ -77,3 +77,18 @@ func TestWorkerOnATerminal(t *testing.T) {
 		t.Errorf("piped output is not raw:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 }
+
+// TestPushFileOnATerminal: `push --file` on a terminal shows a progress bar and the summary, not
+// an id per job; --ids prints them (as a pipe always gets them).
+func TestPushFileOnATerminal(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	path := writeJobsFile(t, e.dir, 3000, 0)
+	code, out := onTerminal(t, e, nil, "push", "Shell", "--file", path)
+	if code != 0 || !strings.Contains(out, "Pushed 3000 Shell jobs onto the [default] queue.") || strings.Contains(out, "\r\n2999\r\n") || !strings.Contains(out, "pushing") {
+		t.Fatalf("exit %d:\n%q", code, out)
+	}
+	_, out = onTerminal(t, e, nil, "push", "Shell", "--file", path, "--ids")
+	if !strings.Contains(out, "\r\n5999\r\n") {
+		t.Fatalf("--ids did not print the ids:\n%q", out[:min(len(out), 500)])
+	}
+}
