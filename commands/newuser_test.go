@@ -1,9 +1,15 @@
 package commands_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // TestHelpAndTypos: `qctl help`, `qctl help work` and a mistyped command show help or the nearest
@@ -70,4 +76,49 @@ func TestPushEmptyData(t *testing.T) {
 	e := newEnv(t, sqliteConfig)
 	expect(t, e.qctl("push", "Shell", ""), 2, "the data argument is empty")
 	expect(t, e.qctl("monitor", "default", "--max=0"), 0)
+}
+
+// TestHandlerTimeoutNamesItsLimit: an exec handler stopped by its own `timeout = 1` fails saying
+// 1s, not the worker's --timeout.
+func TestHandlerTimeoutNamesItsLimit(t *testing.T) {
+	e := newEnv(t, sqliteConfig+`
+[handlers."Slow"]
+command = ["sleep", "30"]
+timeout = 1
+`)
+	e.ok("push", "Slow", "{}")
+	r := e.qctl("work", "--stop-when-empty")
+	expect(t, r, 0, "job has timed out after 1s")
+	if strings.Contains(r.stdout+r.stderr, "1m0s") {
+		t.Errorf("the worker's limit is named:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// TestMessagesThatMisled: a SQLite file in a directory that does not exist, and a job larger than
+// MySQL's max_allowed_packet, say so instead of "out of memory (14)" and a bare error 1153.
+func TestMessagesThatMisled(t *testing.T) {
+	e := newEnv(t, `default = "d"
+[connections.d]
+driver = "database"
+dialect = "sqlite"
+dsn = "nodir/qctl.db"
+`)
+	expect(t, e.qctl("push", "Shell", "{}"), 1, "the directory nodir does not exist")
+
+	connectortest.RequireService(t, "MariaDB", "127.0.0.1:3306", "start-stop-daemon --start --background --exec /usr/sbin/mariadbd")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	table := "jobs_big_" + hex.EncodeToString(b)
+	conn := `driver = "database"
+dialect = "mysql"
+dsn = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+table = "` + table + `"`
+	e = newEnv(t, "default = \"m\"\n[connections.m]\n"+conn+"\n")
+	e.ok("migrate")
+	t.Cleanup(func() { dropTable(t, conn, table) })
+	big := filepath.Join(e.dir, "big.json")
+	if err := os.WriteFile(big, []byte(`"`+strings.Repeat("x", 20<<20)+`"`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, e.qctl("push", "Shell", "--data-file", big), 1, "(its max_allowed_packet): raise max_allowed_packet on the server")
 }

@@ -37,9 +37,14 @@ func handlers(cfg *config.Config, program *jobs.Registry, out io.Writer, prefix 
 // withTimeout limits h to d, the handler's own timeout from the config.
 func withTimeout(h jobs.Handler, d time.Duration) jobs.Handler {
 	return func(ctx context.Context, job *jobs.Job) error {
+		parent := ctx
 		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
-		return h(ctx, job)
+		err := h(ctx, job)
+		if err != nil && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil {
+			return &jobs.TimeoutError{Limit: d, Err: err} // this limit, not the worker's, applied
+		}
+		return err
 	}
 }
 

@@ -111,7 +111,11 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		return res
 	}
 	if timedOut {
-		err = fmt.Errorf("%s: %w after %s", ev.Job, ErrTimedOut, timeout)
+		limit := timeout
+		if te := (*jobs.TimeoutError)(nil); errors.As(err, &te) {
+			limit = te.Limit // the handler's own, shorter limit applied
+		}
+		err = fmt.Errorf("%s: %w after %s", ev.Job, ErrTimedOut, limit)
 	}
 	ev.Attempts = job.Attempts() // a failure needs the count: backoff is indexed by it
 	if (timedOut && p.FailOnTimeout) || (maxTries > 0 && ev.Attempts >= maxTries) {

@@ -193,7 +193,7 @@ func (q *Queue) failOn(op, table string, err error) error {
 	case sqldb.IsUndefinedTable(err):
 		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrNotMigrated, err)
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return fmt.Errorf("%s: %w", prefix, sqldb.ExplainTooLarge(err))
 }
 
 func parseID(job *connectors.Reserved) (int64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -112,4 +113,15 @@ func IsDeadlock(err error) bool {
 		return myErr.Number == 1213
 	}
 	return false
+}
+
+// ExplainTooLarge returns err with what to do when a statement was larger than MySQL allows
+// (server error 1153, or the driver's own packet limit): raise max_allowed_packet on the server
+// or push smaller jobs. Other errors are returned as they are.
+func ExplainTooLarge(err error) error {
+	var myErr *mysql.MySQLError
+	if (errors.As(err, &myErr) && myErr.Number == 1153) || errors.Is(err, mysql.ErrPktTooLarge) {
+		return fmt.Errorf("the job is larger than the MySQL server accepts in one statement (its max_allowed_packet): raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = 67108864, or in my.cnf) or keep large data out of the payload: %w", err)
+	}
+	return err
 }

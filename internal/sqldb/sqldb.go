@@ -21,8 +21,12 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -70,6 +74,12 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	switch dialect {
 	case SQLite:
 		where = sqlitePath(dsn)
+		// SQLite reports a missing directory as "unable to open database file: out of memory".
+		if dir := filepath.Dir(where); where != "" && !strings.HasPrefix(where, "file:") && !strings.HasPrefix(where, ":memory:") {
+			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+				return nil, fmt.Errorf("sqldb: sqlite database %s: the directory %s does not exist (qctl creates the file, not its directory)", where, dir)
+			}
+		}
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
 		if err == nil {
 			sqlDB.SetMaxOpenConns(1)
