@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/connectors/beanstalkqueue"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // privateBeanstalkd starts a beanstalkd of the test's own on a free loopback port and stops it
@@ -23,10 +25,7 @@ func privateBeanstalkd(t *testing.T) string {
 	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
 		msg := "beanstalkd is not installed (apt-get install -y beanstalkd)"
-		if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		connectortest.Missing(t, msg)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
