@@ -100,7 +100,12 @@ func (m *Manager) Open(ctx context.Context, name string) (*Conn, error) {
 	if !ok { // the config knows the driver but nobody registered how to open it
 		return nil, fmt.Errorf("connection %q: driver %q has no open function registered", conn.Name, conn.Driver)
 	}
-	env := Env{RunSync: func(ctx context.Context, r *connectors.Reserved) error { return m.runSync(ctx, conn.Name, r) }}
+	env := Env{
+		RunSync: func(ctx context.Context, r *connectors.Reserved) error { return m.runSync(ctx, conn.Name, r) },
+		Log: func(msg string) {
+			fmt.Fprintf(m.output, "%s connection %s: %s\n", time.Now().Format(time.DateTime), conn.Name, msg)
+		},
+	}
 	q, err := d.Open(ctx, conn, env)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, migrateHint(err, conn.Name))
