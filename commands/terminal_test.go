@@ -53,7 +53,7 @@ func TestWorkerOnATerminal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"[Echo 1] hello from 1\r\n", "[Echo 1] oops\r\n", "[Echo 1] partial\r\n", "Echo [1] ", "\x1b[32mDONE\x1b[0m"} {
+	for _, want := range []string{"[Echo 1] hello from 1\r\n", "[Echo 1] oops\r\n", "[Echo 1] partial\r\n", "Echo #1 ", "\x1b[32mDONE\x1b[0m"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the terminal did not show %q:\n%q", want, out)
 		}

@@ -110,6 +110,9 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	default:
 		s.report = worker.TextReporter(p.Stdout)
 	}
+	if listener.ChildReporter() != nil {
+		s.report = quietWhenIdle(s.report)
+	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	warnFailedDiscarded(p, m)
 	// A `listen` child opens the failed store only when a job fails: its listener has opened and
@@ -126,6 +129,17 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		return nil, managerError(err)
 	}
 	return s, nil
+}
+
+// quietWhenIdle drops a `listen` child's "stopped: empty": an idle listener starts a child every
+// --sleep, and two lines each would be thousands an hour saying nothing. Its jobs' lines remain.
+func quietWhenIdle(report worker.Reporter) worker.Reporter {
+	return func(e worker.Event) {
+		if e.Type == worker.EventStopped && e.Reason == worker.StopEmpty {
+			return
+		}
+		report(e)
+	}
 }
 
 // warnFailedDiscarded says once, at a worker's start, that failed jobs will be dropped, as
@@ -155,7 +169,7 @@ func runWork(c *cli.Context, p *Program) error {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
 	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
-	if !c.Bool("json") {
+	if !c.Bool("json") && listener.ChildReporter() == nil { // a `listen` child: its listener said where it listens
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}
 	done := make(chan struct{})

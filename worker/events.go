@@ -141,7 +141,7 @@ func textLine(e Event) string {
 		job = "(unreadable job)"
 	}
 	if e.ID != "" { // the id `push` printed, so a job can be followed from push to its line
-		job += " [" + e.ID + "]"
+		job += " #" + e.ID
 	}
 	left := stamp + " " + job + " "
 	right := " " + formatDuration(e.Duration) + " " + status

@@ -579,7 +579,7 @@ func TestTextReporterColourAndID(t *testing.T) {
 	if strings.Contains(plain.String(), "\x1b[") {
 		t.Errorf("the plain reporter wrote escape codes: %q", plain.String())
 	}
-	for _, want := range []string{"SendEmail [42] ", "\x1b[32mDONE\x1b[0m", "\x1b[31mFAIL\x1b[0m\n    boom", "\x1b[33mRELEASED (retry in 1s)\x1b[0m"} {
+	for _, want := range []string{"SendEmail #42 ", "\x1b[32mDONE\x1b[0m", "\x1b[31mFAIL\x1b[0m\n    boom", "\x1b[33mRELEASED (retry in 1s)\x1b[0m"} {
 		if !strings.Contains(coloured.String(), want) {
 			t.Errorf("coloured output lacks %q:\n%q", want, coloured.String())
 		}
