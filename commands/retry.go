@@ -26,7 +26,7 @@ func retryCommand(p *Program) *cli.Command {
 			"its tries (Laravel asks the PHP job for a new one, which qctl cannot). --queue, --job, --since,\n" +
 			"--before and --range select jobs as `qctl failed` does, and add to the ids given.",
 		Flags: append(filterFlags(),
-			&cli.StringSliceFlag{Name: "range", Usage: "retry the jobs whose failed-table row id (`failed show`: Row ID, `failed --json`: row_id) is in `FROM-TO` (repeatable, or 1-5,9)"},
+			&cli.StringSliceFlag{Name: "range", Usage: "retry the jobs whose failed-table row id (Row ID in failed show, row_id in failed --json) is in `FROM-TO` (repeatable, or 1-5,9)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "a line per job even on a terminal, where many jobs get a progress bar instead"},
 		),
 		Action: func(c *cli.Context) error {
