@@ -92,3 +92,18 @@ func TestPushFileOnATerminal(t *testing.T) {
 		t.Fatalf("--ids did not print the ids:\n%q", out[:min(len(out), 500)])
 	}
 }
+
+// TestBenchOnATerminal: bench says its phases and the latency phase's length up front, and on a
+// terminal shows each phase as a progress bar with the time left.
+func TestBenchOnATerminal(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	code, out := onTerminal(t, e, nil, "bench", "--jobs", "200", "--rate", "400")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%q", code, out)
+	}
+	for _, want := range []string{"Phases: enqueue one at a time, enqueue in bulk, drain, latency (200 jobs at 400/s: about 1s)", "bench drain", "bench latency", "% |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the terminal did not show %q:\n%q", want, out)
+		}
+	}
+}
