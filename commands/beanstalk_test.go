@@ -263,6 +263,7 @@ func TestBeanstalkInvalidTubeIsUsageError(t *testing.T) {
 	for _, args := range [][]string{
 		{"work", "--queue", "it's", "--stop-when-empty"},
 		{"work", "--queue", "jobs,it's"},
+		{"listen", "--queue", "it's"},
 		{"push", "Record", "{}", "--queue", "it's"},
 		{"status", "--queue", "it's"},
 	} {

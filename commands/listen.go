@@ -103,6 +103,13 @@ func runListen(c *cli.Context, p *Program) error {
 		return managerError(err)
 	}
 	defer conn.Close()
+	for _, q := range strings.Split(c.String("queue"), ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			if err := conn.CheckQueues(q); err != nil {
+				return managerError(err)
+			}
+		}
+	}
 
 	report := worker.TextReporter(p.Stdout)
 	if c.Bool("json") {
