@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 )
 
 // onTerminal runs qctl with stdout and stderr on a pseudo-terminal and returns what it showed
@@ -26,15 +25,7 @@ func onTerminal(t *testing.T, e *env, extraEnv []string, args ...string) (int, s
 		b, _ := io.ReadAll(ptmx) // ends with EIO when the last holder of pts closes it
 		out <- string(b)
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("qctl %v did not finish within a minute", args)
-	}
+	waitMinute(t, cmd, args)
 	return cmd.ProcessState.ExitCode(), <-out
 }
 
