@@ -77,7 +77,7 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 		// SQLite reports a missing directory as "unable to open database file: out of memory".
 		if dir := filepath.Dir(where); where != "" && !strings.HasPrefix(where, "file:") && !strings.HasPrefix(where, ":memory:") {
 			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
-				return nil, fmt.Errorf("sqldb: sqlite database %s: the directory %s does not exist (qctl creates the file, not its directory)", where, dir)
+				return nil, unavailable(dialect, where, fmt.Errorf("the directory %s does not exist (qctl creates the database file, not its directory)", dir))
 			}
 		}
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
