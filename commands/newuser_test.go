@@ -120,5 +120,9 @@ table = "` + table + `"`
 	if err := os.WriteFile(big, []byte(`"`+strings.Repeat("x", 20<<20)+`"`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, e.qctl("push", "Shell", "--data-file", big), 1, "(its max_allowed_packet): raise max_allowed_packet on the server")
+	r := e.qctl("push", "Shell", "--data-file", big)
+	if r.code == 0 {
+		t.Skip("this MariaDB's max_allowed_packet is above 20 MB")
+	}
+	expect(t, r, 1, "(its max_allowed_packet): ", "the server's limit is 16777216: raise max_allowed_packet on the server")
 }

@@ -64,6 +64,7 @@ type Queue struct {
 	sql        statements
 	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
 	bulk       bulkMode
+	maxPacket  int64 // MySQL's max_allowed_packet, read at Open; 0 elsewhere
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -148,6 +149,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	if err == nil && o.Dialect == sqldb.MySQL {
 		q.bulk, err = detectBulkMode(ctx, q.db)
+		_ = q.db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&q.maxPacket) // 0: unknown, not checked
 	}
 	if err != nil {
 		q.db.Close()

@@ -67,8 +67,20 @@ func versionAtLeast(v string, major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
+// fits refuses a payload larger than MySQL's max_allowed_packet (less room for the statement)
+// before it is sent: MariaDB may answer one by dropping the connection instead of error 1153.
+func (q *Queue) fits(payload []byte) error {
+	if q.maxPacket > 0 && int64(len(payload))+1024 > q.maxPacket {
+		return sqldb.TooLarge(int64(len(payload)), q.maxPacket)
+	}
+	return nil
+}
+
 // Push inserts one job, ready at now+delay, and returns its row id.
 func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay time.Duration) (string, error) {
+	if err := q.fits(payload); err != nil {
+		return "", q.fail("push", err)
+	}
 	now := q.unix()
 	args := []any{queue, string(payload), now + ceilSeconds(delay), now}
 	var id int64
@@ -91,6 +103,11 @@ func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay ti
 func (q *Queue) PushBulk(ctx context.Context, queue string, payloads [][]byte, delay time.Duration) (ids []string, err error) {
 	if len(payloads) == 0 {
 		return nil, nil
+	}
+	for _, p := range payloads {
+		if err := q.fits(p); err != nil {
+			return nil, q.fail("push bulk", err)
+		}
 	}
 	now := q.unix()
 	available := now + ceilSeconds(delay)
