@@ -25,8 +25,9 @@ func failedCommand(p *Program) *cli.Command {
 		Name:      "failed",
 		Usage:     "list failed jobs, newest first, or show one (queue:failed)",
 		ArgsUsage: "[show <id>]",
-		Description: "Lists failed jobs newest first: ID, Connection, Queue, Job, Failed At (UTC) and the first\n" +
-			"line of the exception, fitted to the terminal (80 columns when stdout is not one).\n" +
+		Description: "Lists failed jobs newest first: ID, Connection, Queue, Job, Failed At (in the config's\n" +
+			"timezone) and the first line of the exception, fitted to the terminal (80 columns when\n" +
+			"stdout is not one).\n" +
 			"`qctl failed show <id>` prints one job's whole payload and exception.\n" +
 			"--job matches the name in the payload's compact JSON (displayName, or job with or without\n" +
 			"@method) inside the database; a job whose data holds the same \"job\" key and value matches too.",
@@ -47,7 +48,11 @@ func failedCommand(p *Program) *cli.Command {
 			if c.Int("limit") < 0 {
 				return usageError("--limit must be 0 (all) or more")
 			}
-			filter, err := readFilter(c, time.Now())
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			filter, err := readFilter(c, time.Now().In(cfg.Timezone))
 			if err != nil {
 				return err
 			}
@@ -115,7 +120,7 @@ func showFailed(c *cli.Context, p *Program, id string) error {
 			payload.Write(r.Payload)
 		}
 		fmt.Fprintf(p.Stdout, "ID:         %s\nRow ID:     %d\nConnection: %s\nQueue:      %s\nJob:        %s\nFailed At:  %s\n\nPayload:\n%s\n\nException:\n%s\n",
-			r.ID, r.RowID, r.Connection, r.Queue, failedJobName(r.Payload), r.FailedAt.UTC().Format(time.DateTime),
+			r.ID, r.RowID, r.Connection, r.Queue, failedJobName(r.Payload), r.FailedAt.Format(time.DateTime),
 			strings.TrimRight(payload.String(), "\n"), strings.TrimRight(r.Exception, "\n"))
 		return nil
 	})
@@ -137,7 +142,7 @@ type failedRecordJSON struct {
 	Connection string          `json:"connection"`
 	Queue      string          `json:"queue"`
 	Job        string          `json:"job"`
-	FailedAt   time.Time       `json:"failed_at"`
+	FailedAt   time.Time       `json:"failed_at"` // RFC 3339 with the timezone's offset
 	Exception  string          `json:"exception"` // first line; `failed show --json` gives all of it
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	RawPayload string          `json:"raw_payload,omitempty"` // a payload that is not JSON, as text
@@ -146,7 +151,7 @@ type failedRecordJSON struct {
 func failedJSON(r failed.Record) failedRecordJSON {
 	out := failedRecordJSON{
 		ID: r.ID, RowID: r.RowID, Connection: r.Connection, Queue: r.Queue, Job: failedJobName(r.Payload),
-		FailedAt: r.FailedAt.UTC(), Exception: firstLine(r.Exception), Payload: validJSON(r.Payload),
+		FailedAt: r.FailedAt, Exception: firstLine(r.Exception), Payload: validJSON(r.Payload),
 	}
 	if out.Payload == nil {
 		out.RawPayload = string(r.Payload)

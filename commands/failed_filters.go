@@ -16,12 +16,13 @@ func filterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "queue", Usage: "only jobs that failed on this queue"},
 		&cli.StringFlag{Name: "job", Usage: "only jobs of this name (displayName, or job with or without @method)"},
-		&cli.StringFlag{Name: "since", Usage: "only jobs that failed at or after `TIME` (2026-11-21, \"2026-11-21 10:00:00\", RFC 3339 (UTC unless it has an offset), or a duration ago: 90m, 2h, 7d)"},
+		&cli.StringFlag{Name: "since", Usage: "only jobs that failed at or after `TIME` (2026-11-21, \"2026-11-21 10:00:00\", RFC 3339; in the config's timezone unless it has an offset, or a duration ago: 90m, 2h, 7d)"},
 		&cli.StringFlag{Name: "before", Usage: "only jobs that failed before `TIME` (same forms as --since)"},
 	}
 }
 
-// readFilter builds the store filter from the shared flags; now anchors durations.
+// readFilter builds the store filter from the shared flags; now anchors durations, and its zone
+// (the config's timezone) is the one of times typed without an offset.
 func readFilter(c *cli.Context, now time.Time) (failed.Filter, error) {
 	f := failed.Filter{Queue: c.String("queue"), Job: c.String("job")}
 	var err error
@@ -34,16 +35,16 @@ func readFilter(c *cli.Context, now time.Time) (failed.Filter, error) {
 	return f, nil
 }
 
-// parseWhen reads a point in time as operators type it: a date, a date and time (UTC, as the
-// table shows them), RFC 3339, or a duration meaning that long before now ("2h", "7d", "1d12h").
-// "" is the zero time (no bound).
+// parseWhen reads a point in time as operators type it: a date, a date and time (in now's zone,
+// the config's timezone, as the table shows them), RFC 3339, or a duration meaning that long
+// before now ("2h", "7d", "1d12h"). "" is the zero time (no bound).
 func parseWhen(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, time.DateTime, "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
 			return t, nil
 		}
 	}

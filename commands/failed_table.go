@@ -62,7 +62,7 @@ func writeFailedTable(w io.Writer, recs []failed.Record, cols int) error {
 		conn.cells = append(conn.cells, clean(r.Connection))
 		queue.cells = append(queue.cells, clean(r.Queue))
 		job.cells = append(job.cells, clean(failedJobName(r.Payload)))
-		at.cells = append(at.cells, r.FailedAt.UTC().Format(time.DateTime))
+		at.cells = append(at.cells, r.FailedAt.Format(time.DateTime))
 		exceptions = append(exceptions, strings.TrimSpace(clean(firstLine(r.Exception))))
 	}
 	for _, c := range []*column{&id, &conn, &queue, &job, &at} {

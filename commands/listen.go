@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/qctl/qctl/listener"
+	"github.com/qctl/qctl/manager"
 	"github.com/qctl/qctl/worker"
 )
 
@@ -93,15 +95,37 @@ func runListen(c *cli.Context, p *Program) error {
 
 	ctx := context.Background()
 	warnFailedDiscarded(p, m)
-	store, err := m.FailedLogger(ctx, false)
+	report := worker.TextReporter(p.Stdout)
+	if c.Bool("json") {
+		report = worker.JSONReporter(p.Stdout)
+	}
+	var (
+		store manager.FailedLogger
+		conn  *manager.Conn
+	)
+	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
+	named := func(e worker.Event) { e.Worker = c.String("name"); report(e) }
+	err = worker.WaitForBackend(waitCtx, worker.Deps{Report: named}, func(ctx context.Context) error {
+		s, err := m.FailedLogger(ctx, false)
+		if err != nil {
+			return err
+		}
+		if conn, err = m.Open(ctx, connName); err != nil {
+			s.Close()
+			return managerError(err)
+		}
+		store = s
+		return nil
+	})
+	stopped := waitCtx.Err() != nil
+	stopWaiting()
+	if err != nil && stopped && errors.Is(err, context.Canceled) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	conn, err := m.Open(ctx, connName)
-	if err != nil {
-		return managerError(err)
-	}
 	defer conn.Close()
 	for _, q := range strings.Split(c.String("queue"), ",") {
 		if q = strings.TrimSpace(q); q != "" {
@@ -111,10 +135,6 @@ func runListen(c *cli.Context, p *Program) error {
 		}
 	}
 
-	report := worker.TextReporter(p.Stdout)
-	if c.Bool("json") {
-		report = worker.JSONReporter(p.Stdout)
-	}
 	// Metrics count the children's job events (sent on their report pipe) and the listener's own;
 	// only the listener's own are printed here, the children print theirs.
 	name := c.String("name")
@@ -122,7 +142,7 @@ func runListen(c *cli.Context, p *Program) error {
 	if c.String("queue") == "" {
 		queues = []string{conn.Queue}
 	}
-	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, conn.Backend, queues, func(e worker.Event) {
+	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, conn.Backend, queues, m.Handlers(), func(e worker.Event) {
 		if e.Worker == name {
 			report(e)
 		}

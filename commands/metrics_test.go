@@ -154,3 +154,17 @@ func TestListenServesMetricsOfItsChildren(t *testing.T) {
 		t.Fatalf("listen exited %d, want 0\n%s%s", code, l.stdout, l.stderr)
 	}
 }
+
+// Metrics have no authentication: an address that listens beyond loopback (":PORT", every
+// interface) is served, with a warning at start; a loopback one is not warned about.
+func TestMetricsAddressBeyondLoopbackIsWarnedAbout(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	r := e.ok("work", "--stop-when-empty", "--metrics-addr", ":0")
+	if n := strings.Count(r.stderr, "warning: --metrics-addr"); n != 1 {
+		t.Fatalf("%d warnings about --metrics-addr :0, want 1\nstdout:\n%s\nstderr:\n%s", n, r.stdout, r.stderr)
+	}
+	r = e.ok("work", "--stop-when-empty", "--metrics-addr", "127.0.0.1:0")
+	if strings.Contains(r.stderr, "warning") {
+		t.Fatalf("warned about a loopback address:\n%s", r.stderr)
+	}
+}

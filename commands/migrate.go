@@ -9,7 +9,7 @@ import (
 func migrateCommand(p *Program) *cli.Command {
 	return &cli.Command{
 		Name:      "migrate",
-		Usage:     "create the jobs and failed_jobs tables that are missing (queue:table + migrate)",
+		Usage:     "create the jobs, failed_jobs and job_batches tables that are missing (queue:table + migrate)",
 		ArgsUsage: "[connection]",
 		Flags:     []cli.Flag{connectionFlag()},
 		Action: func(c *cli.Context) error {

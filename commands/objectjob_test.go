@@ -25,14 +25,19 @@ dsn = "qctl.db"
 command = ["sh", "-c", "cat > \"$QCTL_TEST_RECORD.stdin\""]
 stdin = "data"
 
+# SendEmail's chain: Laravel's dispatchNextJobInChain, done by qctl after SendEmail succeeds.
+[handlers.'App\Jobs\AfterEmail']
+command = ["sh", "-c", "echo chained >> \"$QCTL_TEST_RECORD.chain\""]
+
 [handlers.WithClosure]
 command = ["sh", "-c", "echo ran >> \"$QCTL_TEST_RECORD\""]
 stdin = "data"
 `
 
 // TestExecStdinDataGetsObjectJobProperties pushes payloads Laravel made (jobs/testdata/laravel) and
-// runs the real worker: the exec handler reads the command's properties as JSON, and the job
-// whose command holds a closure is failed without running, naming its class.
+// runs the real worker: the exec handler reads the command's properties as JSON, the job chained
+// after SendEmail is dispatched and run, and the job whose command holds a closure is failed
+// without running, naming its class.
 func TestExecStdinDataGetsObjectJobProperties(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, objectJobConfig)
@@ -63,6 +68,9 @@ func TestExecStdinDataGetsObjectJobProperties(t *testing.T) {
 	}
 	if got := e.records(); len(got) != 0 {
 		t.Errorf("the closure job's command ran: %q", got)
+	}
+	if chained, err := os.ReadFile(e.record + ".chain"); err != nil || string(chained) != "chained\n" {
+		t.Errorf("the job chained after SendEmail ran %q (%v), want once", chained, err)
 	}
 	var rec struct{ Job, Exception string }
 	if err := json.Unmarshal([]byte(e.ok("failed", "--json").stdout), &rec); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -197,6 +198,33 @@ func TestRestartStopsEveryWorkerAfterItsJob(t *testing.T) {
 	}
 }
 
+// TestRestartStoresUnixSeconds: `qctl restart` stores Unix seconds, as `php artisan
+// queue:restart` does, and a second restart right after the first stores a later value.
+func TestRestartStoresUnixSeconds(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	e.ok("migrate")
+	start := time.Now().Unix()
+	var values []int64
+	for range 2 {
+		expect(t, e.ok("restart"), 0, "Broadcasting queue restart signal.")
+		q, err := dbqueue.Open(context.Background(), dbqueue.Options{Dialect: "sqlite", DSN: filepath.Join(e.dir, "qctl.db"), Table: "jobs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := q.RestartSignal(context.Background())
+		q.Close()
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if err != nil || perr != nil {
+			t.Fatalf("restart signal = %q, %v; want a number", v, err)
+		}
+		values = append(values, n)
+	}
+	// Two restarts take well under a minute; a value past that is not in seconds.
+	if values[0] < start || values[1] <= values[0] || values[1] > time.Now().Unix()+60 {
+		t.Errorf("restart values %v, want increasing Unix seconds from %d", values, start)
+	}
+}
+
 func TestPauseAndResume(t *testing.T) {
 	e := newEnv(t, sqliteConfig)
 	e.ok("migrate")
@@ -250,4 +278,17 @@ func TestSecondTermReleasesTheRunningJobAndExits(t *testing.T) {
 	if out := e.ok("failed").stdout; !strings.Contains(out, "No failed jobs.") {
 		t.Fatalf("the interrupted job was failed:\n%s", out)
 	}
+}
+
+// An exec handler that ignores TERM is killed with its group once its grace is over, so nothing is
+// left running: the worker must fail its job and go on, not exit 13 ("may still be running")
+// because its own grace for the handler was no longer than the handler's.
+func TestExecHandlerIgnoringTermIsKilledWithoutAFalseTimedOutExit(t *testing.T) {
+	e := newEnv(t, sqliteConfig+`
+[handlers."Deaf"]
+command = ["sh", "-c", "trap '' TERM; sleep 30"]
+`)
+	e.ok("push", "Deaf")
+	r := e.qctl("work", "--stop-when-empty", "--timeout=1", "--tries=1")
+	expect(t, r, 0, "FAIL")
 }

@@ -32,7 +32,8 @@ func pushCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "queue", Usage: "queue to push to (default: the connection's queue)"},
 			&cli.IntFlag{Name: "delay", Usage: "seconds before the job becomes available"},
 			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
-			&cli.StringFlag{Name: "file", Usage: "push one job per line of `FILE` (JSON lines: each line is one job's data; - for standard input), in bulk where the backend can"},
+			&cli.StringFlag{Name: "file", Usage: "push one job per line of `FILE` (JSON lines: each line is one job's data; - for standard input), in bulk where the backend can: all or nothing on a database connection, in chunks of 1000 elsewhere"},
+			&cli.IntFlag{Name: "resume-from", Usage: "with --file: skip the lines before `LINE`, to continue a push that stopped part way (its error names the line)"},
 			&cli.BoolFlag{Name: "ids", Usage: "with --file on a terminal, print every job's id instead of a progress bar (piped, they are always printed)"},
 			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
 			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
@@ -58,15 +59,21 @@ func runPush(c *cli.Context, p *Program) error {
 		return usageError("--delay must not be negative")
 	}
 	var datas []json.RawMessage
+	var lineNumbers []int // with --file, the line each job's data came from
+	if c.IsSet("resume-from") && c.String("file") == "" {
+		return usageError("--resume-from goes with --file")
+	}
 	if file := c.String("file"); file != "" {
 		if c.NArg() == 2 || c.IsSet("data-file") {
 			return usageError("--file gives every job's data; do not also give data as an argument or with --data-file")
 		}
-		lines, err := readJSONLines(p, file)
-		if err != nil {
+		if c.Int("resume-from") < 0 {
+			return usageError("--resume-from must be a line number")
+		}
+		var err error
+		if datas, lineNumbers, err = readJSONLines(p, file, c.Int("resume-from")); err != nil {
 			return err
 		}
-		datas = lines
 	} else {
 		data, err := pushData(c, p)
 		if err != nil {
@@ -120,13 +127,19 @@ func runPush(c *cli.Context, p *Program) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	if err != nil {
-		if errors.Is(err, connectors.ErrInvalidQueueName) {
-			return managerError(err)
-		}
-		if len(datas) > 1 && bar == nil {
-			return fmt.Errorf("%w (the ids of those pushed are printed)", err)
-		}
+	printed := "the ids of those pushed are printed; "
+	if bar != nil {
+		printed = ""
+	}
+	switch {
+	case errors.Is(err, connectors.ErrInvalidQueueName):
+		return managerError(err)
+	case err != nil && lineNumbers != nil && len(ids) > 0:
+		next := lineNumbers[len(ids)-1] + 1
+		return fmt.Errorf("%w (%sthe file is pushed up to line %d: continue with --resume-from %d)", err, printed, next-1, next)
+	case err != nil && lineNumbers != nil:
+		return fmt.Errorf("%w (nothing was pushed)", err)
+	case err != nil:
 		return err
 	}
 	if len(datas) > 1 {
@@ -137,12 +150,12 @@ func runPush(c *cli.Context, p *Program) error {
 
 // readJSONLines reads --file: one job's JSON data per line, blank lines skipped. Every line is
 // checked before anything is pushed, so a typo on line 9,000 does not leave 8,999 jobs pushed.
-func readJSONLines(p *Program, file string) ([]json.RawMessage, error) {
+func readJSONLines(p *Program, file string, from int) ([]json.RawMessage, []int, error) {
 	var r io.Reader = p.Stdin
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return nil, usageError("--file: %v", err)
+			return nil, nil, usageError("--file: %v", err)
 		}
 		defer f.Close()
 		r = f
@@ -150,25 +163,30 @@ func readJSONLines(p *Program, file string) ([]json.RawMessage, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	var out []json.RawMessage
+	var lines []int
 	for line := 1; sc.Scan(); line++ {
 		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
+		if len(text) == 0 || line < from {
 			continue
 		}
 		if !json.Valid(text) {
 			var v any
 			err := json.Unmarshal(text, &v)
-			return nil, usageError("%s line %d is not valid JSON: %v (nothing was pushed)", file, line, err)
+			return nil, nil, usageError("%s line %d is not valid JSON: %v (nothing was pushed)", file, line, err)
 		}
 		out = append(out, append(json.RawMessage(nil), text...))
+		lines = append(lines, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	if len(out) == 0 && from > 1 {
+		return nil, nil, usageError("%s has no jobs from line %d on", file, from)
 	}
 	if len(out) == 0 {
-		return nil, usageError("%s has no jobs (one JSON value per line)", file)
+		return nil, nil, usageError("%s has no jobs (one JSON value per line)", file)
 	}
-	return out, nil
+	return out, lines, nil
 }
 
 // pushData returns the job's JSON data from the argument, --data-file or a piped stdin, checking

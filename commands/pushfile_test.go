@@ -68,3 +68,16 @@ func TestPushFileWithABadLinePushesNothing(t *testing.T) {
 		t.Fatalf("%d jobs ran from a file that was refused", len(got))
 	}
 }
+
+// --resume-from LINE skips the lines a push that stopped part way already stored; its error names
+// the line to continue from.
+func TestPushFileResumeFromSkipsTheLinesBefore(t *testing.T) {
+	e := newEnv(t, sqliteConfig)
+	path := writeJobsFile(t, e.dir, 1200, 0) // a blank line follows lines 500 and 1000
+	r := e.ok("push", "Record", "--file", path, "--resume-from", "1004")
+	if ids := strings.Fields(r.stdout); len(ids) != 199 {
+		t.Fatalf("--resume-from 1004 of a 1,200-job file (job 1,001 on line 1,003) pushed %d jobs, want 199", len(ids))
+	}
+	expect(t, e.qctl("push", "Record", "--file", path, "--resume-from", "5000"), 2, "no jobs from line 5000 on")
+	expect(t, e.qctl("push", "Record", "{}", "--resume-from", "3"), 2, "--resume-from goes with --file")
+}

@@ -39,7 +39,11 @@ func retryCommand(p *Program) *cli.Command {
 					ids = append(ids, a)
 				}
 			}
-			filter, err := readFilter(c, time.Now())
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			filter, err := readFilter(c, time.Now().In(cfg.Timezone))
 			if err != nil {
 				return err
 			}

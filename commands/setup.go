@@ -94,8 +94,8 @@ func openConnection(c *cli.Context, p *Program, arg int) (context.Context, *mana
 // managerError turns the service layer's usage mistakes (an unknown connection, a disabled failed
 // store, an ability the backend lacks) into exit status 2; anything else stays an error (1).
 func managerError(err error) error {
-	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) || errors.Is(err, manager.ErrNotSupported) ||
-		errors.Is(err, connectors.ErrInvalidQueueName) {
+	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) ||
+		errors.Is(err, manager.ErrNotSupported) || errors.Is(err, manager.ErrConfig) || errors.Is(err, connectors.ErrInvalidQueueName) {
 		return usageError("%v", err)
 	}
 	return err

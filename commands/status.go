@@ -181,9 +181,13 @@ func writeStatusTable(w io.Writer, snap manager.Snapshot) {
 	if buried {
 		header += "BURIED\t"
 	}
-	fmt.Fprintln(tw, header+"OLDEST READY\tFAILED")
+	fmt.Fprintln(tw, header+"OLDEST READY\tFAILED\tWORKERS")
 	for _, q := range snap.Queues {
-		line := fmt.Sprintf("%s\t%d\t%d\t%d\t", q.Queue, q.Ready, q.Delayed, q.Reserved)
+		name := q.Queue
+		if q.Paused {
+			name += " (paused)"
+		}
+		line := fmt.Sprintf("%s\t%d\t%d\t%d\t", name, q.Ready, q.Delayed, q.Reserved)
 		if buried {
 			line += fmt.Sprintf("%d\t", q.Buried)
 		}
@@ -194,11 +198,17 @@ func writeStatusTable(w io.Writer, snap manager.Snapshot) {
 		if q.Failed != nil {
 			failedCount = strconv.FormatInt(*q.Failed, 10)
 		}
-		fmt.Fprintln(tw, line+oldest+"\t"+failedCount)
+		workers := "-"
+		if q.Workers != nil {
+			workers = strconv.Itoa(*q.Workers)
+		}
+		fmt.Fprintln(tw, line+oldest+"\t"+failedCount+"\t"+workers)
 	}
 	tw.Flush()
-	if snap.FailedNote != "" {
-		fmt.Fprintln(w, "\nNote: "+snap.FailedNote)
+	for _, note := range []string{snap.FailedNote, snap.FleetNote} {
+		if note != "" {
+			fmt.Fprintln(w, "\nNote: "+note)
+		}
 	}
 }
 

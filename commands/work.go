@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
+	"github.com/qctl/qctl/laravel"
 	"github.com/qctl/qctl/listener"
 	"github.com/qctl/qctl/manager"
 	"github.com/qctl/qctl/worker"
@@ -56,6 +58,9 @@ func workerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
 		&cli.BoolFlag{Name: "no-ansi", Usage: "no colour, even on a terminal (as NO_COLOR)"},
+		// Tests run several workers "on several hosts" with fast heartbeats.
+		&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats (default 2)"},
+		&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`"},
 		metricsAddrFlag(),
 		connectionFlag(),
 	)
@@ -68,6 +73,7 @@ type workerSetup struct {
 	handlers *jobs.Registry
 	opts     worker.Options
 	report   worker.Reporter
+	duties   *laravel.Duties
 }
 
 func (s *workerSetup) close() {
@@ -76,6 +82,9 @@ func (s *workerSetup) close() {
 	}
 	if s.failed != nil {
 		s.failed.Close()
+	}
+	if s.duties != nil {
+		s.duties.Close()
 	}
 }
 
@@ -110,19 +119,37 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	default:
 		s.report = worker.TextReporter(p.Stdout)
 	}
-	if listener.ChildReporter() != nil {
+	if listener.Child() != nil {
 		s.report = quietWhenIdle(s.report)
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	warnFailedDiscarded(p, m)
-	// A `listen` child opens the failed store only when a job fails: its listener has opened and
-	// checked it already, and a child per job should not pay a connection it rarely needs.
-	if s.failed, err = m.FailedLogger(ctx, listener.ChildReporter() != nil); err != nil {
-		return nil, err
+	open := func(ctx context.Context) error {
+		// A `listen` child opens the failed store only when a job fails: its listener has opened
+		// and checked it already, and a child per job should not pay a connection it rarely needs.
+		failed, err := m.FailedLogger(ctx, listener.Child() != nil)
+		if err != nil {
+			return err
+		}
+		if s.conn, err = m.Open(ctx, name); err != nil {
+			failed.Close()
+			return managerError(err)
+		}
+		if s.duties, err = m.Duties(ctx); err != nil {
+			failed.Close()
+			s.conn.Close()
+			return managerError(err)
+		}
+		s.failed = failed
+		return nil
 	}
-	if s.conn, err = m.Open(ctx, name); err != nil {
-		s.close()
-		return nil, managerError(err)
+	if listener.Child() != nil {
+		err = open(ctx) // a `listen` child: its listener backs off when children cannot connect
+	} else {
+		err = worker.WaitForBackend(ctx, worker.Deps{Report: s.report}, open)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := s.conn.CheckQueues(opts.Queues...); err != nil {
 		s.close()
@@ -145,7 +172,7 @@ func quietWhenIdle(report worker.Reporter) worker.Reporter {
 // warnFailedDiscarded says once, at a worker's start, that failed jobs will be dropped, as
 // Laravel's null failer does silently: an operator reading the log should know.
 func warnFailedDiscarded(p *Program, m *manager.Manager) {
-	if m.FailedDiscarded() && listener.ChildReporter() == nil {
+	if m.FailedDiscarded() && listener.Child() == nil {
 		fmt.Fprintln(p.Stderr, `qctl: warning: [failed] driver = "null": jobs that fail are discarded, not recorded`)
 	}
 }
@@ -155,12 +182,18 @@ func runWork(c *cli.Context, p *Program) error {
 	if c.Bool("daemon") {
 		fmt.Fprintln(p.Stderr, "qctl: note: --daemon is not needed: qctl work always keeps running (it is accepted and ignored)")
 	}
-	s, err := openWorker(ctx, c, p)
+	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
+	s, err := openWorker(waitCtx, c, p)
+	stopped := waitCtx.Err() != nil
+	stopWaiting()
+	if err != nil && stopped && errors.Is(err, context.Canceled) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	stopMetrics, err := startMetrics(c, p, s)
+	stopMetrics, err := startMetrics(c, p, s, s.handlers)
 	if err != nil {
 		return err
 	}
@@ -168,8 +201,9 @@ func runWork(c *cli.Context, p *Program) error {
 	if _, ok := s.conn.Backend.(connectors.LeaseExtender); !ok && s.opts.Timeout > 0 && s.conn.RetryAfter > 0 && s.opts.Timeout >= s.conn.RetryAfter {
 		fmt.Fprintf(p.Stderr, "qctl: warning: --timeout (%s) is not shorter than retry_after (%s) of connection %q, whose backend cannot extend a lease: a long job may run twice\n", s.opts.Timeout, s.conn.RetryAfter, s.conn.Name)
 	}
-	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report, Watch: listener.ChildReporter()}, s.opts)
-	if !c.Bool("json") && listener.ChildReporter() == nil { // a `listen` child: its listener said where it listens
+	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report,
+		Watch: listener.ChildReporter(), Duties: s.duties, Heartbeat: heartbeat(ctx, c, p, s.conn)}, s.opts)
+	if !c.Bool("json") && listener.Child() == nil { // a `listen` child: its listener said where it listens
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}
 	done := make(chan struct{})
@@ -186,6 +220,24 @@ func runWork(c *cli.Context, p *Program) error {
 		return withStatus(code, fmt.Errorf("worker stopped: %s", reason))
 	}
 	return nil
+}
+
+// heartbeat registers a worker in its connection's fleet store, or returns nil when the
+// connection has none. A `listen` child obeys pauses but is not listed: it runs one job.
+// A fleet store that cannot be opened is a warning: the worker runs jobs all the same.
+func heartbeat(ctx context.Context, c *cli.Context, p *Program, conn *manager.Conn) *worker.Heartbeat {
+	child := listener.ChildReporter() != nil
+	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: c.String("host"), Interval: seconds(c.Float64("heartbeat"))})
+	if hb != nil {
+		hb.Unlisted = child
+	}
+	if err != nil {
+		if !errors.Is(err, manager.ErrNotSupported) && !child {
+			fmt.Fprintf(p.Stderr, "qctl: warning: this worker will not be listed by `qctl workers` nor obey `qctl pause`: %v\n", err)
+		}
+		return nil
+	}
+	return hb
 }
 
 // controls is what signals steer: a worker, or a listener and its children.

@@ -57,7 +57,13 @@ type Config struct {
 	Connections map[string]Connection // keyed by name; Connection.Name repeats the key
 	Failed      Failed                // where failed jobs are logged
 	Handlers    map[string]Handler    // exec handlers keyed by job name; Handler.Name repeats the key
+	Supervisors map[string]Supervisor // `qctl supervise` pools keyed by name; nil when there are none
+	AppKey      string                // Laravel's APP_KEY, to decrypt ShouldBeEncrypted jobs; secret: never print it
 	Path        string                // file the config came from; "" for Default() and Load
+	// Timezone is the zone failed-job times are written and read in (key "timezone", an IANA
+	// name; default UTC): the PHP side's, Laravel's app.timezone or ThinkPHP's
+	// default_timezone, because failed_at and fail_time keep a wall clock without a zone.
+	Timezone *time.Location
 }
 
 // Connection is one queue backend. Only the fields of its driver are meaningful; a file that sets
@@ -76,6 +82,9 @@ type Connection struct {
 	DSN        string // driver-specific data source name; default "qctl.db" for sqlite, required otherwise
 	Table      string // jobs table; default "jobs"
 	CacheTable string // Laravel's database cache table; the restart signal then lives there
+	// NotifyTrigger (postgres) has `qctl migrate` create a trigger on the jobs table that wakes
+	// waiting workers on rows PHP inserts, as qctl's own pushes do.
+	NotifyTrigger bool
 
 	// Redis and beanstalkd drivers.
 	Addr  string   // host:port; default 127.0.0.1:6379 (redis) or 127.0.0.1:11300 (beanstalkd), unless Addrs is set
@@ -109,6 +118,9 @@ type Failed struct {
 	DSN     string
 	Table   string // default "failed_jobs"
 	UUIDs   bool   // Laravel's uuid-keyed table (default); false for think-queue 3's integer ids and fail_time
+	// BatchesTable is Laravel's job_batches table (queue.batching.table), kept in the failed
+	// store's database as a Laravel app keeps both in its default one; "" means "job_batches".
+	BatchesTable string
 }
 
 // What an exec handler's command reads on stdin, for Handler.Stdin.
@@ -126,6 +138,9 @@ type Handler struct {
 	Env     map[string]string // added to the worker's environment
 	Timeout time.Duration     // per-job limit; 0 means the worker's --timeout
 	Stdin   string            // StdinPayload (default) or StdinData
+	// UniqueUntilProcessing declares the Laravel class ShouldBeUniqueUntilProcessing: its unique
+	// lock is released before the job runs, as Laravel's worker does, not after.
+	UniqueUntilProcessing bool
 }
 
 // defaultTOML is the configuration used when there is no queue.toml. Default parses it rather

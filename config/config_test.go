@@ -124,6 +124,9 @@ func TestGoodFixtures(t *testing.T) {
 		"failed_dialect_only": func(t *testing.T, c *Config) {
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverDatabase, Dialect: DialectPostgres, DSN: "host=127.0.0.1 dbname=test", Table: "failed_jobs", UUIDs: true})
 		},
+		"timezone": func(t *testing.T, c *Config) {
+			equal(t, "Timezone", c.Timezone.String(), "Asia/Shanghai")
+		},
 		"failed_null": func(t *testing.T, c *Config) {
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverNull, UUIDs: true})
 		},
@@ -205,6 +208,7 @@ func TestShippedConfig(t *testing.T) {
 	}
 	equal(t, "default connection", def, Default().Connections["database"])
 	equal(t, "Failed", cfg.Failed, Default().Failed)
+	equal(t, "Timezone", cfg.Timezone, time.UTC)
 	equal(t, "Names", cfg.Names(), []string{"beanstalkd", "database", "mysql", "null", "pgsql", "redis", "sync"})
 	equal(t, "redis.Addr", must(t, cfg, "redis").Addr, "127.0.0.1:6379")
 	equal(t, "pgsql.DSN", must(t, cfg, "pgsql").DSN, "host=127.0.0.1 user=postgres dbname=test sslmode=disable")
@@ -225,6 +229,7 @@ func TestDefault(t *testing.T) {
 		}},
 		Failed:   Failed{Driver: DriverDatabase, Dialect: DialectSQLite, DSN: "qctl.db", Table: "failed_jobs", UUIDs: true},
 		Handlers: map[string]Handler{},
+		Timezone: time.UTC,
 	})
 	// Each call returns a fresh value, so a caller changing its copy cannot change the next one.
 	c.Connections["database"] = Connection{}
@@ -394,3 +399,24 @@ func firstLine(s string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestLaravelDutyKeys: app_key (top level, expanded like any string), [failed] batches_table
+// and a handler's unique_until_processing reach the Config.
+func TestLaravelDutyKeys(t *testing.T) {
+	t.Setenv("QCTL_TEST_APP_KEY", "base64:c2VjcmV0")
+	cfg, err := Load([]byte(`app_key = "${QCTL_TEST_APP_KEY}"
+[connections.database]
+driver = "database"
+[failed]
+batches_table = "batches"
+[handlers.'App\Jobs\Report']
+command = ["true"]
+unique_until_processing = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AppKey != "base64:c2VjcmV0" || cfg.Failed.BatchesTable != "batches" || !cfg.Handlers[`App\Jobs\Report`].UniqueUntilProcessing {
+		t.Errorf("got app_key %q, batches_table %q, handlers %+v", cfg.AppKey, cfg.Failed.BatchesTable, cfg.Handlers)
+	}
+}

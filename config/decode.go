@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // so "timezone" resolves in containers that have no /usr/share/zoneinfo
 
 	"github.com/BurntSushi/toml"
 )
@@ -46,13 +47,15 @@ var failedKeys = map[string][]string{
 	"dsn":     {DriverDatabase},
 	"table":   {DriverDatabase},
 	"uuids":   {DriverDatabase},
+
+	"batches_table": {DriverDatabase},
 }
 
 // document decodes the top level, then resolves what depends on several sections: the default
 // connection and the failed store's fallback database.
 func (d *decoder) document(doc map[string]any) *Config {
 	cfg := &Config{Connections: map[string]Connection{}, Handlers: map[string]Handler{}}
-	var failedTable map[string]any
+	var failedTable, supervisors map[string]any
 	for _, key := range sortedKeys(doc) {
 		path := []string{key}
 		switch key {
@@ -70,6 +73,12 @@ func (d *decoder) document(doc map[string]any) *Config {
 			}
 		case "failed":
 			failedTable = d.table(path, doc[key])
+		case "timezone":
+			cfg.Timezone = d.timezone(path, doc[key])
+		case "supervisors":
+			supervisors = d.table(path, doc[key])
+		case "app_key":
+			cfg.AppKey = d.str(path, doc[key])
 		case "handlers":
 			handlers := d.table(path, doc[key])
 			for _, name := range sortedKeys(handlers) {
@@ -86,7 +95,32 @@ func (d *decoder) document(doc map[string]any) *Config {
 	}
 	d.resolveDefault(cfg)
 	cfg.Failed = d.failed(failedTable, cfg)
+	for _, name := range sortedKeys(supervisors) {
+		if tbl := d.table([]string{"supervisors", name}, supervisors[name]); tbl != nil {
+			if cfg.Supervisors == nil {
+				cfg.Supervisors = map[string]Supervisor{}
+			}
+			cfg.Supervisors[name] = d.supervisor(name, tbl, cfg)
+		}
+	}
+	if cfg.Timezone == nil {
+		cfg.Timezone = time.UTC
+	}
 	return cfg
+}
+
+// timezone reads an IANA zone name such as "Asia/Shanghai"; "" means the default, UTC.
+func (d *decoder) timezone(path []string, v any) *time.Location {
+	name := d.str(path, v)
+	if name == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		d.fail(path, "unknown time zone %q (want an IANA name such as \"UTC\" or \"Asia/Shanghai\", as in PHP's config/app.php)", name)
+		return nil
+	}
+	return loc
 }
 
 // sharedKeys are the connection keys with one meaning for every driver that lists them.
@@ -177,6 +211,8 @@ func (d *decoder) failed(tbl map[string]any, cfg *Config) Failed {
 			f.Table = d.str(path, v)
 		case "uuids":
 			f.UUIDs = d.boolean(path, v)
+		case "batches_table":
+			f.BatchesTable = d.str(path, v)
 		}
 	}
 	var fallback *Connection
@@ -206,6 +242,8 @@ func (d *decoder) handler(name string, tbl map[string]any) Handler {
 			h.Timeout = d.seconds(path, v)
 		case "stdin":
 			h.Stdin = d.str(path, v)
+		case "unique_until_processing":
+			h.UniqueUntilProcessing = d.boolean(path, v)
 		default:
 			d.fail(path, "unknown key")
 		}

@@ -7,7 +7,7 @@ import "math"
 // a driver registered from outside keeps its own in Connection.Settings.
 func init() {
 	RegisterDriver(DriverSpec{Name: DriverDatabase, Decode: decodeDatabase, Keys: []string{
-		"retry_after", "format", "dialect", "dsn", "table", "cache_table", "cache_prefix",
+		"retry_after", "format", "dialect", "dsn", "table", "cache_table", "cache_prefix", "notify_trigger",
 	}})
 	RegisterDriver(DriverSpec{Name: DriverRedis, Decode: decodeRedis, Keys: []string{
 		"retry_after", "block_for", "format", "addr", "addrs", "mode", "master_name", "username", "password",
@@ -25,6 +25,7 @@ func init() {
 func decodeDatabase(t *Table, c *Connection) {
 	c.Dialect, c.DSN, c.Table = t.String("dialect"), t.String("dsn"), t.String("table")
 	c.CacheTable, c.CachePrefix = t.String("cache_table"), t.String("cache_prefix")
+	c.NotifyTrigger = t.Bool("notify_trigger")
 	if c.Dialect == "" {
 		c.Dialect = DialectSQLite
 	}
@@ -41,6 +42,9 @@ func decodeDatabase(t *Table, c *Connection) {
 		t.Fail("dsn", "required for dialect %q", c.Dialect)
 	}
 	t.TableName("table", c.Table)
+	if c.NotifyTrigger && c.Dialect != DialectPostgres {
+		t.Fail("notify_trigger", "needs dialect %q (NOTIFY is PostgreSQL's); %s workers poll instead", DialectPostgres, c.Dialect)
+	}
 	if c.CacheTable != "" {
 		t.TableName("cache_table", c.CacheTable)
 		if c.Format == FormatThink {

@@ -6,8 +6,8 @@
 // delete or release makes the job ready again: that is how a crashed worker's jobs come back.
 //
 // Queue is kept small on purpose; abilities only some backends have (batch pop, blocking wait,
-// lease extension, restart broadcast, bulk push) are the optional interfaces below, found by type
-// assertion. No backend client type (go-redis, gorm, beanstalk) crosses this package's API.
+// lease extension, restart broadcast, bulk push, bury) are the optional interfaces below, found by
+// type assertion. No backend client type (go-redis, gorm, beanstalk) crosses this package's API.
 package connectors
 
 import (
@@ -120,6 +120,16 @@ type Waiter interface {
 	Wait(ctx context.Context, queue string, d time.Duration) (bool, error)
 }
 
+// SleepWaiter is a Waiter whose wait holds nothing on the server that a proxy could mind (the
+// database connector LISTENs on PostgreSQL and polls adaptively elsewhere), so the worker waits on
+// it for --sleep when the connection sets no block_for: an idle worker wakes on a push instead of
+// sleeping its poll interval out. Other Waiters block only when block_for is set, which keeps
+// Laravel's meaning of an unset block_for (never block).
+type SleepWaiter interface {
+	Waiter
+	WaitsInPlaceOfSleep()
+}
+
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
 // than retry_after is never handed to a second worker.
 type LeaseExtender interface {
@@ -128,13 +138,33 @@ type LeaseExtender interface {
 	Extend(ctx context.Context, job *Reserved, lease time.Duration) error
 }
 
+// Burier is implemented by a backend that can set a failed job aside on the server itself
+// (beanstalkd's bury), where it keeps its place and priority until `qctl kick` brings it back.
+// With bury_failed the worker buries a failed job instead of recording it in the failed store.
+type Burier interface {
+	// Bury ends job's reservation by moving it to its queue's buried list. It returns an error
+	// wrapping ErrLeaseLost when the reservation is already gone.
+	Bury(ctx context.Context, job *Reserved) error
+}
+
 // Restarter stores the restart signal in the backend itself, so `qctl restart` reaches every
 // worker that shares the backend and no other store is needed.
 type Restarter interface {
 	// RestartSignal returns the stored value, or "" when no restart was ever broadcast.
 	RestartSignal(ctx context.Context) (string, error)
-	// BroadcastRestart stores value (a unix timestamp) for every worker to see.
+	// BroadcastRestart stores value for every worker to see. Workers only compare it with the
+	// value they read at start; `qctl restart` stores Unix seconds (see NextRestartValue), as
+	// Laravel and think-queue do, and any value they stored is accepted as it is.
 	BroadcastRestart(ctx context.Context, value string) error
+}
+
+// LockReleaser removes a lock from the application's cache store beside the queue (where the
+// restart signal lives), the lock a Laravel ShouldBeUnique job holds while it is queued, so a qctl
+// worker releases it where Laravel's worker would (Cache::lock(name)->forceRelease()).
+type LockReleaser interface {
+	// ForceReleaseLock deletes the lock called name (before the cache prefix), whoever owns it.
+	// Without a cache store configured it does nothing: the lock is then in no store qctl knows.
+	ForceReleaseLock(ctx context.Context, name string) error
 }
 
 // QueueStats is one queue's jobs counted by state at one moment, as an Inspector sees them.
@@ -169,4 +199,60 @@ type Inspector interface {
 // lower is more urgent), for `qctl push --priority`.
 type PriorityPusher interface {
 	PushPriority(ctx context.Context, queue string, payload []byte, delay time.Duration, priority uint32) (id string, err error)
+}
+
+// ErrConflict means a change was refused because the state it depended on had changed (another
+// process got there first); nothing was written.
+var ErrConflict = errors.New("conflicting change")
+
+// Statement is one SQL statement with its arguments, in the ? placeholder style, run by a
+// TxPusher inside its push transaction.
+type Statement struct {
+	SQL  string
+	Args []any
+	// Expect is how many rows the statement must change, or -1 for any number.
+	Expect int64
+}
+
+// TxPusher is a SQL backend that can push jobs and change other tables of its own database in one
+// transaction, so `qctl retry` queues a failed job and forgets its record together: a crash in
+// between can leave neither state half done.
+type TxPusher interface {
+	// SharesDatabase reports whether dialect and dsn name the backend's own database.
+	SharesDatabase(dialect, dsn string) bool
+	// PushBulkWith pushes payloads as PushBulk does and runs also in the same transaction.
+	PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...Statement) ([]string, error)
+}
+
+// OncePusher pushes each job at most once per token, remembered by the backend itself, so a
+// retry repeated after a crash queues no failed job twice where no transaction can cover the
+// queue and the failed store together (Redis).
+type OncePusher interface {
+	// PushOnce pushes payloads[i] unless tokens[i] was pushed before, and returns the ids in
+	// order, "" for each payload skipped.
+	PushOnce(ctx context.Context, queue string, payloads [][]byte, tokens []string) ([]string, error)
+}
+
+// Fleet keeps what a fleet of workers shares besides jobs: the registry of live workers, and the
+// flags operators set for them (a queue's pause, a worker's terminate request). Workers write
+// their entry and read their flags once per heartbeat, from any machine, so `qctl workers`,
+// `pause` and `terminate` reach every worker that shares the backend.
+type Fleet interface {
+	// PutWorker stores or refreshes one worker's entry (opaque to the backend), which expires ttl
+	// from now unless put again: a killed worker disappears after its ttl.
+	PutWorker(ctx context.Context, id string, entry []byte, ttl time.Duration) error
+	// RemoveWorker deletes a worker's entry at once: a clean exit. An unknown id is not an error.
+	RemoveWorker(ctx context.Context, id string) error
+	// Workers returns every entry that has not expired, keyed by worker id.
+	Workers(ctx context.Context) (map[string][]byte, error)
+	// SetFlag stores value under key, expiring after ttl (0 keeps it until DeleteFlag). Flags
+	// live where the connection's restart signal lives, Laravel's cache store when it has one,
+	// so a key written by `php artisan queue:pause` is a flag too. value is stored as given: a
+	// caller sharing keys with Laravel passes it PHP-serialized, as Laravel's cache stores it.
+	SetFlag(ctx context.Context, key, value string, ttl time.Duration) error
+	// Flags returns the value of each key, "" for one absent or expired, in one round trip
+	// where the backend can.
+	Flags(ctx context.Context, keys []string) ([]string, error)
+	// DeleteFlag removes key; an absent key is not an error.
+	DeleteFlag(ctx context.Context, key string) error
 }

@@ -5,6 +5,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,14 +61,7 @@ func TestSupervisorStopsWorkersGracefully(t *testing.T) {
 	supervisorctl := requireTool(t, "supervisorctl", "apt-get install -y supervisor")
 	bin := buildQctl(t)
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	queueToml := write("queue.toml", `
+	queueToml := writeFile(t, dir, "queue.toml", `
 [connections.database]
 driver = "database"
 dialect = "sqlite"
@@ -76,6 +70,27 @@ dsn = "`+filepath.Join(dir, "qctl.db")+`"
 [handlers."Slow"]
 command = ["sh", "-c", "echo x >> `+dir+`/started; sleep 2; echo x >> `+dir+`/done"]
 `)
+	if out, err := exec.Command(bin, "--config", queueToml, "push", "Slow").CombinedOutput(); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	ctl := supervise(t, supervisord, supervisorctl, bin, dir, queueToml)
+	waitFor(t, 30*time.Second, "4 RUNNING workers", func() bool { return strings.Count(ctl("status"), "RUNNING") == 4 })
+	waitFor(t, 30*time.Second, "a worker to start the job", func() bool { return fileExists(filepath.Join(dir, "started")) })
+
+	ctl("stop", "all") // returns once every worker has exited
+	if !fileExists(filepath.Join(dir, "done")) {
+		t.Fatal("stopping the workers interrupted the running job")
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "supervisord.log"))
+	if n := strings.Count(string(log), "(exit status 0"); n != 4 {
+		t.Fatalf("%d of 4 workers stopped with exit status 0:\n%s", n, log)
+	}
+}
+
+// supervise runs the shipped supervisor program (its paths pointed into dir) under a private
+// supervisord, stopped when the test ends, and returns a supervisorctl for it.
+func supervise(t *testing.T, supervisord, supervisorctl, bin, dir, queueToml string) (ctl func(args ...string) string) {
+	t.Helper()
 	program, err := os.ReadFile("supervisor-qctl.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +102,7 @@ command = ["sh", "-c", "echo x >> `+dir+`/started; sleep 2; echo x >> `+dir+`/do
 	prog = strings.ReplaceAll(prog, "/var/log/qctl", dir)
 	prog = strings.ReplaceAll(prog, "user=www-data\n", "")
 	sock := filepath.Join(dir, "supervisor.sock")
-	conf := write("supervisord.conf", `
+	conf := writeFile(t, dir, "supervisord.conf", `
 [unix_http_server]
 file=`+sock+`
 
@@ -104,9 +119,6 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://`+sock+`
 `+prog)
 
-	if out, err := exec.Command(bin, "--config", queueToml, "push", "Slow").CombinedOutput(); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
 	sup := exec.Command(supervisord, "-c", conf)
 	if err := sup.Start(); err != nil {
 		t.Fatal(err)
@@ -121,20 +133,54 @@ serverurl=unix://`+sock+`
 			sup.Process.Kill()
 		}
 	})
-	ctl := func(args ...string) string {
+	return func(args ...string) string {
 		out, _ := exec.Command(supervisorctl, append([]string{"-c", conf}, args...)...).CombinedOutput()
 		return string(out)
 	}
-	waitFor(t, 30*time.Second, "4 RUNNING workers", func() bool { return strings.Count(ctl("status"), "RUNNING") == 4 })
-	waitFor(t, 30*time.Second, "a worker to start the job", func() bool { return fileExists(filepath.Join(dir, "started")) })
+}
 
-	ctl("stop", "all") // returns once every worker has exited
-	if !fileExists(filepath.Join(dir, "done")) {
-		t.Fatal("stopping the workers interrupted the running job")
+// writeFile writes text to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	return p
+}
+
+// A worker started while its backend is down waits for it rather than exiting at once, so
+// supervisor counts it as started (RUNNING after startsecs) instead of retrying it into FATAL.
+func TestSupervisorKeepsWorkersWaitingForADownBackend(t *testing.T) {
+	supervisord := requireTool(t, "supervisord", "apt-get install -y supervisor")
+	supervisorctl := requireTool(t, "supervisorctl", "apt-get install -y supervisor")
+	bin := buildQctl(t)
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String() // nothing listens here once l is closed
+	l.Close()
+	queueToml := writeFile(t, dir, "queue.toml", `
+default = "redis"
+
+[connections.redis]
+driver = "redis"
+addr = "`+down+`"
+`)
+	ctl := supervise(t, supervisord, supervisorctl, bin, dir, queueToml)
+	waitFor(t, 30*time.Second, "4 RUNNING workers while their Redis is down", func() bool {
+		status := ctl("status")
+		if strings.Contains(status, "FATAL") {
+			t.Fatalf("a worker went FATAL during the outage:\n%s", status)
+		}
+		return strings.Count(status, "RUNNING") == 4
+	})
+	ctl("stop", "all")
 	log, _ := os.ReadFile(filepath.Join(dir, "supervisord.log"))
 	if n := strings.Count(string(log), "(exit status 0"); n != 4 {
-		t.Fatalf("%d of 4 workers stopped with exit status 0:\n%s", n, log)
+		t.Fatalf("%d of 4 waiting workers stopped with exit status 0:\n%s", n, log)
 	}
 }
 

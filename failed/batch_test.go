@@ -210,6 +210,19 @@ func TestThinkQueueTable(t *testing.T) {
 	}
 }
 
+// unixFailTimeTable makes a think-queue failed table by hand with fail_time as unix seconds.
+func unixFailTimeTable(t *testing.T, d dialect) tableRef {
+	t.Helper()
+	ref := newTable(t, d)
+	idCol := map[string]string{
+		"sqlite":   "id integer PRIMARY KEY AUTOINCREMENT NOT NULL",
+		"postgres": "id serial PRIMARY KEY",
+		"mysql":    "id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY",
+	}[d.name]
+	ref.exec(t, "CREATE TABLE {{table}} ("+idCol+", connection text NOT NULL, queue text NOT NULL, payload text NOT NULL, exception text NOT NULL, fail_time int NOT NULL)")
+	return ref
+}
+
 // TestThinkQueueUnixFailTime reads a think-queue table made by hand with fail_time as unix
 // seconds (an integer column), the other shape teams have in production.
 func TestThinkQueueUnixFailTime(t *testing.T) {
@@ -217,13 +230,8 @@ func TestThinkQueueUnixFailTime(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			ref := newTable(t, d)
-			idCol := map[string]string{
-				"sqlite":   "id integer PRIMARY KEY AUTOINCREMENT NOT NULL",
-				"postgres": "id serial PRIMARY KEY",
-				"mysql":    "id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY",
-			}[d.name]
-			ref.exec(t, "CREATE TABLE {{table}} ("+idCol+", connection text NOT NULL, queue text NOT NULL, payload text NOT NULL, exception text NOT NULL, fail_time int NOT NULL)",
+			ref := unixFailTimeTable(t, d)
+			ref.exec(t,
 				`INSERT INTO {{table}} (connection, queue, payload, exception, fail_time) VALUES ('redis', 'old', '{"job":"A","data":null}', 'e1', 1795000000)`,
 				`INSERT INTO {{table}} (connection, queue, payload, exception, fail_time) VALUES ('redis', 'new', '{"job":"B","data":null}', 'e2', 1795007200)`)
 			c := &clock{now: time.Unix(1795007200+1800, 0)}

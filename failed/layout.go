@@ -35,7 +35,10 @@ type layout struct {
 	idCol    string // "uuid" or "id"
 	timeCol  string // "failed_at" or "fail_time"
 	unixTime bool   // timeCol holds unix seconds (an integer column), not a timestamp
-	textTime bool   // SQLite: timeCol is text, written as Laravel writes it ("2006-01-02 15:04:05", UTC)
+	textTime bool   // SQLite, MySQL: times are sent as text, as Laravel writes them ("2006-01-02 15:04:05")
+	// loc is the zone PHP writes timeCol's wall clock in (Laravel's app.timezone, ThinkPHP's
+	// default_timezone): timestamps carry no zone, so qctl writes and reads them in it too.
+	loc *time.Location
 }
 
 func layoutFor(kind Layout) layout {
@@ -83,17 +86,33 @@ func inspect(ctx context.Context, db *gorm.DB, table string, want Layout) (layou
 	return got, nil
 }
 
-// timeArg is t as the table stores it. On SQLite that is Laravel's "Y-m-d H:i:s" text rather than
-// the driver's rendering of a time.Time (which adds "+00:00"), so rows either side wrote look
-// alike and compare as text in order.
+// timeArg is t as the table stores it: unix seconds in an integer column, else t's wall clock in
+// l.loc, as PHP's query builder writes Date::now() (or Carbon::now()) of the app's zone. On
+// SQLite that is Laravel's "Y-m-d H:i:s" text rather than the driver's rendering of a time.Time
+// (which adds "+00:00"), so rows either side wrote look alike and compare as text in order. On
+// MySQL it is the same text, which the server reads as PHP's and which, unlike a time.Time, the
+// driver does not shift into the DSN's loc. PostgreSQL gets the wall clock labelled UTC, which
+// pgx sends as it is.
 func (l layout) timeArg(t time.Time) any {
-	switch {
-	case l.unixTime:
+	if l.unixTime {
 		return t.Unix()
-	case l.textTime:
-		return t.UTC().Format(time.DateTime)
 	}
-	return t.UTC()
+	wall := wallClock(t, l.loc)
+	if l.textTime {
+		return wall.Format(time.DateTime)
+	}
+	return wall
+}
+
+// wallClock is t's wall clock in loc, labelled UTC: the zone-less value a timestamp column holds.
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	t = t.In(loc)
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// inZone reads a zone-less wall clock (which drivers hand over labelled UTC) as a time in loc.
+func inZone(wall time.Time, loc *time.Location) time.Time {
+	return time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), loc)
 }
 
 // rowID reads a user-typed id as a think-queue integer id; ok is false for anything else.

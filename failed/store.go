@@ -4,6 +4,7 @@
 package failed
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/migrations"
 )
@@ -47,12 +49,17 @@ type Options struct {
 	AutoMigrate bool
 	// Now is the clock for failure times; nil = time.Now.
 	Now func() time.Time
+	// Location is the zone failure times are written in and zone-less stored times are read in:
+	// the PHP side's (Laravel's app.timezone, ThinkPHP's default_timezone), since timestamp
+	// columns keep only a wall clock. Records come back in it. nil = UTC.
+	Location *time.Location
 }
 
 // Store is the failed-job table, Laravel's or think-queue's.
 type Store struct {
 	db      *gorm.DB
 	dialect string
+	dsn     string // as configured, for Database; "" for a store made with New
 	table   string // quoted for the dialect
 	name    string // as configured, for messages
 	layout  layout
@@ -66,6 +73,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.Table = "failed_jobs"
 	}
 	db, err := sqldb.Open(ctx, o.Dialect, o.DSN)
+	if errors.Is(err, sqldb.ErrUnreachable) {
+		// A server that is down is an outage a worker waits out, as for its queue's backend.
+		return nil, fmt.Errorf("failed-job store: %w: %w", connectors.ErrUnavailable, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}
@@ -90,18 +101,23 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("failed-job store: %w", err)
 	}
 	s := New(db, o.Dialect, o.Table, o.Now)
-	l.textTime = s.layout.textTime
+	s.dsn = o.DSN
+	l.textTime, l.loc = s.layout.textTime, s.layout.loc
+	if o.Location != nil {
+		l.loc = o.Location
+	}
 	s.layout = l
 	return s, nil
 }
 
-// New wraps an open database whose Laravel-layout table already exists.
+// New wraps an open database whose Laravel-layout table already exists; its times are UTC.
 func New(db *gorm.DB, dialect, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
 	s := &Store{db: db, dialect: dialect, table: sqldb.Quote(dialect, table), name: table, layout: layoutFor(LayoutLaravel), now: now}
-	s.layout.textTime = dialect == sqldb.SQLite
+	s.layout.textTime = dialect == sqldb.SQLite || dialect == sqldb.MySQL
+	s.layout.loc = time.UTC
 	return s
 }
 
@@ -116,31 +132,32 @@ func (s *Store) Layout() Layout { return s.layout.kind }
 // fresh one rather than losing the record. In think-queue's table it is the new row id.
 func (s *Store) Log(ctx context.Context, connection, queue string, payload []byte, exception string) (string, error) {
 	at := s.layout.timeArg(s.now().Truncate(time.Second))
-	if s.layout.kind == LayoutThink {
-		return s.logThink(ctx, connection, queue, payload, exception, at)
-	}
 	id := payloadUUID(payload)
+	text, exception := storable(s.dialect, payload, exception)
+	if s.layout.kind == LayoutThink {
+		return s.logThink(ctx, connection, queue, text, exception, at)
+	}
 	if id == "" {
 		id = uuid.NewString()
 	}
 	insert := "INSERT INTO " + s.table + " (uuid, connection, queue, payload, exception, failed_at) VALUES (?, ?, ?, ?, ?, ?)"
-	err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, string(payload), exception, at).Error
+	err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, text, exception, at).Error
 	if err != nil {
 		if !sqldb.IsUniqueViolation(err) {
 			return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
 		}
 		// The uuid is taken (the same job failed twice without a retry): keep both records.
 		id = uuid.NewString()
-		if err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, string(payload), exception, at).Error; err != nil {
+		if err := s.db.WithContext(ctx).Exec(insert, id, connection, queue, text, exception, at).Error; err != nil {
 			return "", fmt.Errorf("recording failed job in %q: %w", s.name, err)
 		}
 	}
 	return id, nil
 }
 
-func (s *Store) logThink(ctx context.Context, connection, queue string, payload []byte, exception string, at any) (string, error) {
+func (s *Store) logThink(ctx context.Context, connection, queue, payload, exception string, at any) (string, error) {
 	insert := "INSERT INTO " + s.table + " (connection, queue, payload, exception, fail_time) VALUES (?, ?, ?, ?, ?)"
-	args := []any{connection, queue, string(payload), exception, at}
+	args := []any{connection, queue, payload, exception, at}
 	var id int64
 	if s.dialect == sqldb.MySQL {
 		sqlDB, err := s.db.DB()
@@ -253,7 +270,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record,
 	for rows.Next() {
 		var r Record
 		var id, payload, exception string
-		var at flexTime
+		at := flexTime{loc: s.layout.loc}
 		if err := rows.Scan(&id, &r.RowID, &r.Connection, &r.Queue, &payload, &exception, &at); err != nil {
 			return nil, fmt.Errorf("reading %q: %w", s.name, err)
 		}
@@ -266,12 +283,13 @@ func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record,
 	return recs, nil
 }
 
-// payloadUUID reads the payload's uuid, "" when it has none or is not JSON.
+// payloadUUID reads the payload's uuid, "" when it has none or is not JSON. A raw NUL, which
+// JSON forbids in a string, is read as its escape, so such a payload keeps its uuid too.
 func payloadUUID(payload []byte) string {
 	var p struct {
 		UUID string `json:"uuid"`
 	}
-	if json.Unmarshal(payload, &p) != nil {
+	if json.Unmarshal(bytes.ReplaceAll(payload, []byte{0}, []byte(`\u0000`)), &p) != nil {
 		return ""
 	}
 	if _, err := uuid.Parse(p.UUID); err != nil {
@@ -280,30 +298,46 @@ func payloadUUID(payload []byte) string {
 	return p.UUID
 }
 
-// flexTime scans a timestamp whichever way the driver hands it over (SQLite stores text).
-type flexTime struct{ t time.Time }
+// flexTime scans a timestamp whichever way the driver hands it over (SQLite stores text) into a
+// time in loc. A wall clock without a zone is read in loc: drivers label such values UTC
+// (PostgreSQL's timestamp without time zone, MySQL's DATETIME and TIMESTAMP, SQLite's text), so
+// a UTC time.Time is taken as one; a time in another zone, or text with an offset, keeps its
+// instant.
+type flexTime struct {
+	t   time.Time
+	loc *time.Location
+}
 
 func (f *flexTime) Scan(v any) error {
 	switch x := v.(type) {
 	case nil:
 		return nil
 	case time.Time:
-		f.t = x
+		if x.Location() == time.UTC {
+			x = inZone(x, f.loc)
+		}
+		f.t = x.In(f.loc)
 		return nil
 	case []byte:
 		return f.parse(string(x))
 	case string:
 		return f.parse(x)
 	case int64:
-		f.t = time.Unix(x, 0).UTC()
+		f.t = time.Unix(x, 0).In(f.loc)
 		return nil
 	}
 	return fmt.Errorf("failed_at: cannot read %T", v)
 }
 
 func (f *flexTime) parse(s string) error {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			f.t = t.In(f.loc)
+			return nil
+		}
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, f.loc); err == nil {
 			f.t = t
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/failed"
@@ -96,19 +97,25 @@ func (ref tableRef) exec(t *testing.T, stmts ...string) {
 	}
 }
 
-// execArgs runs one statement with arguments on ref's database.
-func (ref tableRef) execArgs(t *testing.T, stmt string, args ...any) {
+// db connects to ref's database for the rest of the test.
+func (ref tableRef) db(t *testing.T) *gorm.DB {
 	t.Helper()
 	db, err := sqldb.Open(context.Background(), ref.dialect, ref.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
 			sqlDB.Close()
 		}
-	}()
-	if err := db.Exec(strings.ReplaceAll(stmt, "{{table}}", sqldb.Quote(ref.dialect, ref.table)), args...).Error; err != nil {
+	})
+	return db
+}
+
+// execArgs runs one statement with arguments on ref's database.
+func (ref tableRef) execArgs(t *testing.T, stmt string, args ...any) {
+	t.Helper()
+	if err := ref.db(t).Exec(strings.ReplaceAll(stmt, "{{table}}", sqldb.Quote(ref.dialect, ref.table)), args...).Error; err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }

@@ -18,14 +18,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qctl/qctl/connectors/connectortest"
+	"github.com/qctl/qctl/internal/sqldb"
 )
 
-// Backends the tests share between Laravel and qctl.
+// Backends the tests share between Laravel and qctl; a database's is its dialect's name.
 const (
 	kindRedis    = "redis"
-	kindSQLite   = "sqlite"
-	kindPostgres = "postgres"
-	kindMySQL    = "mysql" // MariaDB here
+	kindSQLite   = sqldb.SQLite
+	kindPostgres = sqldb.Postgres
+	kindMySQL    = sqldb.MySQL // MariaDB here
 )
 
 // allKinds is every backend, for tests that run on each.
@@ -58,6 +59,7 @@ type backend struct {
 	toml        string   // [connections.<conn>] and [failed]
 	phpEnv      []string // QCTL_PHP_* for bootstrap.php
 	jobsTable   string
+	batches     string // Laravel's job_batches table, beside the failed jobs
 	prefix      string // Redis client prefix (Laravel's database.redis.options.prefix)
 	cachePrefix string // Laravel's cache.prefix; qctl's cache_prefix
 	cacheTable  string // database kinds: Laravel's database cache table; qctl's cache_table
@@ -99,13 +101,13 @@ func randomSuffix(t testing.TB) string {
 func newBackend(t *testing.T, kind, dir string) *backend {
 	t.Helper()
 	id := randomSuffix(t)
-	b := &backend{kind: kind, jobsTable: "jobs_" + id}
+	b := &backend{kind: kind, jobsTable: "jobs_" + id, batches: "job_batches_" + id}
 	failedTable := "failed_jobs_" + id
 	sqlitePath := filepath.Join(dir, "app.sqlite")
 	common := []string{"QCTL_PHP_QUEUE=default", "QCTL_PHP_RETRY_AFTER=90",
-		"QCTL_PHP_JOBS_TABLE=" + b.jobsTable, "QCTL_PHP_FAILED_TABLE=" + failedTable}
+		"QCTL_PHP_JOBS_TABLE=" + b.jobsTable, "QCTL_PHP_FAILED_TABLE=" + failedTable, "QCTL_PHP_BATCHES_TABLE=" + b.batches}
 	sqliteEnv := []string{"QCTL_PHP_DB_DRIVER=sqlite", "QCTL_PHP_DB_DATABASE=" + sqlitePath}
-	sqliteFailed := fmt.Sprintf("[failed]\ndialect = \"sqlite\"\ndsn = %q\ntable = %q\n", sqlitePath, failedTable)
+	sqliteFailed := fmt.Sprintf("[failed]\ndialect = \"sqlite\"\ndsn = %q\ntable = %q\nbatches_table = %q\n", sqlitePath, failedTable, b.batches)
 
 	switch kind {
 	case kindRedis:
@@ -156,7 +158,7 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		dsn := pgDSN + " search_path=" + schema
 		b.conn = "database"
 		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"postgres\"\ndsn = %q\ntable = %q\nretry_after = 90\n%s\n"+
-			"[failed]\ndialect = \"postgres\"\ndsn = %q\ntable = %q\n", dsn, b.jobsTable, b.cacheTOML(id), dsn, failedTable)
+			"[failed]\ndialect = \"postgres\"\ndsn = %q\ntable = %q\nbatches_table = %q\n", dsn, b.jobsTable, b.cacheTOML(id), dsn, failedTable, b.batches)
 		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=database", "QCTL_PHP_DRIVER=database",
 			"QCTL_PHP_DB_DRIVER=pgsql", "QCTL_PHP_DB_HOST=127.0.0.1", "QCTL_PHP_DB_PORT=5432",
 			"QCTL_PHP_DB_DATABASE=test", "QCTL_PHP_DB_USERNAME=postgres", "QCTL_PHP_DB_SCHEMA="+schema)
@@ -172,7 +174,7 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 		// dropped when the test ends.
 		b.conn = "database"
 		b.toml = fmt.Sprintf("[connections.database]\ndriver = \"database\"\ndialect = \"mysql\"\ndsn = %q\ntable = %q\nretry_after = 90\n%s\n"+
-			"[failed]\ndialect = \"mysql\"\ndsn = %q\ntable = %q\n", mysqlDSN, b.jobsTable, b.cacheTOML(id), mysqlDSN, failedTable)
+			"[failed]\ndialect = \"mysql\"\ndsn = %q\ntable = %q\nbatches_table = %q\n", mysqlDSN, b.jobsTable, b.cacheTOML(id), mysqlDSN, failedTable, b.batches)
 		b.phpEnv = append(common, "QCTL_PHP_CONNECTION=database", "QCTL_PHP_DRIVER=database",
 			"QCTL_PHP_DB_DRIVER=mysql", "QCTL_PHP_DB_HOST=127.0.0.1", "QCTL_PHP_DB_PORT=3306",
 			"QCTL_PHP_DB_DATABASE=test", "QCTL_PHP_DB_USERNAME=root")
@@ -182,7 +184,7 @@ func newBackend(t *testing.T, kind, dir string) *backend {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			for _, table := range []string{b.jobsTable, failedTable, b.cacheTable, b.cacheTable + "_locks"} {
+			for _, table := range []string{b.jobsTable, failedTable, b.batches, b.cacheTable, b.cacheTable + "_locks"} {
 				if _, err := b.db.Exec("DROP TABLE IF EXISTS `" + table + "`"); err != nil {
 					t.Logf("drop %s: %v", table, err)
 				}

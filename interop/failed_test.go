@@ -20,9 +20,10 @@ type qctlFailed struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
-func (e *env) qctlFailedJobs() []qctlFailed {
+// qctlFailedJobs runs `qctl failed --json` with args and decodes its lines.
+func (e *env) qctlFailedJobs(args ...string) []qctlFailed {
 	e.t.Helper()
-	r := e.qctlOK("failed", "--json")
+	r := e.qctlOK(append([]string{"failed", "--json"}, args...)...)
 	var out []qctlFailed
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		if line == "" {

@@ -74,6 +74,7 @@ func goHandlers() *jobs.Registry {
 	all := map[string]jobs.Handler{
 		"Reports":             bindAndRecord("go:Reports", func() any { return new(report) }),
 		`Interop\SendInvoice`: bindAndRecord("go:SendInvoice", func() any { return new(invoice) }),
+		`Interop\BatchStep`:   refuseWhenAsked(bindAndRecord("go:BatchStep", func() any { return new(batchStep) })),
 	}
 	reg := jobs.NewRegistry()
 	for _, name := range strings.Split(os.Getenv("INTEROP_GO_HANDLERS"), ",") {
@@ -82,6 +83,30 @@ func goHandlers() *jobs.Registry {
 		}
 	}
 	return reg
+}
+
+// batchStep is the object job Interop\BatchStep as a Go handler declares it.
+type batchStep struct {
+	N    int  `json:"n"`
+	Fail bool `json:"fail"`
+}
+
+// refuseWhenAsked runs h, then fails a job whose command says fail = true, as BatchStep's PHP
+// handler does.
+func refuseWhenAsked(h jobs.Handler) jobs.Handler {
+	return func(ctx context.Context, j *jobs.Job) error {
+		if err := h(ctx, j); err != nil {
+			return err
+		}
+		var s batchStep
+		if err := j.Bind(&s); err != nil {
+			return err
+		}
+		if s.Fail {
+			return fmt.Errorf("batch step %d refused", s.N)
+		}
+		return nil
+	}
 }
 
 func bindAndRecord(name string, newValue func() any) jobs.Handler {

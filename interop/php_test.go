@@ -16,7 +16,7 @@ import (
 // Laravel 8.83's queue components with what they need to run without a full application.
 const phpPackages = "php-cli php-redis php-sqlite3 php-pgsql php-mysql php-illuminate-queue " +
 	"php-illuminate-redis php-illuminate-database php-illuminate-events php-illuminate-cache " +
-	"php-illuminate-bus php-illuminate-console"
+	"php-illuminate-bus php-illuminate-console php-illuminate-encryption"
 
 var (
 	phpOnce    sync.Once
@@ -32,7 +32,7 @@ func requirePHP(t testing.TB) {
 			phpMissing = "php is not installed"
 			return
 		}
-		probe := `foreach (['Queue','Redis','Database','Events','Cache','Bus','Console'] as $c) {
+		probe := `foreach (['Queue','Redis','Database','Events','Cache','Bus','Console','Encryption'] as $c) {
 			if (!stream_resolve_include_path("Illuminate/$c/autoload.php")) { echo "Illuminate/$c "; } }
 			foreach (['redis','pdo_sqlite','pdo_pgsql'] as $x) { if (!extension_loaded($x)) { echo "ext-$x "; } }`
 		out, err := exec.Command("php", "-r", probe).CombinedOutput()

@@ -67,7 +67,7 @@ func (p *Payload) Command() (class string, props json.RawMessage, err error) {
 	case bytes.HasPrefix(raw, []byte("C:")):
 		return class, nil, badCommand(class, "the class has its own serializer (C:), which only PHP can read")
 	case bytes.HasPrefix(raw, []byte("eyJ")): // base64 of `{"`: Laravel's encrypter output
-		return class, nil, badCommand(class, "the command is encrypted (the job implements ShouldBeEncrypted), and qctl does not decrypt Laravel's encryption")
+		return class, nil, badCommand(class, "the command is encrypted (the job implements ShouldBeEncrypted), so qctl needs app_key (the application's APP_KEY) to read it")
 	default:
 		return class, nil, badCommand(class, "data.command is not a serialized PHP object: it starts %.24q", command)
 	}

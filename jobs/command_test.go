@@ -91,7 +91,7 @@ func TestCommandErrorsNameTheClass(t *testing.T) {
 		{"cycle", laravelPayload(t, "cycle"),
 			`cannot decode the command of Cycle: self.self: r:2 refers to a value that contains it, a cycle JSON cannot express (at byte 52)`},
 		{"encrypted", object(`App\Jobs\Secret`, "eyJpdiI6IjEyMyIsInZhbHVlIjoiYWJjIn0="),
-			`cannot decode the command of App\Jobs\Secret: the command is encrypted (the job implements ShouldBeEncrypted), and qctl does not decrypt Laravel's encryption`},
+			`cannot decode the command of App\Jobs\Secret: the command is encrypted (the job implements ShouldBeEncrypted), so qctl needs app_key (the application's APP_KEY) to read it`},
 		{"not serialized", object("X", "hello"), `cannot decode the command of X: data.command is not a serialized PHP object: it starts "hello"`},
 		{"no command", &Payload{Job: CallQueuedHandlerJob, DisplayName: "X", Data: json.RawMessage(`{"commandName":"X"}`)},
 			`cannot decode the command of X: data.command is missing or not a string`},

@@ -76,7 +76,10 @@ const (
 // stopped hard) the whole group gets SIGTERM, then SIGKILL after KillGrace, and the error wraps
 // ctx.Err() so errors.Is(err, context.DeadlineExceeded) identifies a timeout. Whenever the command
 // exits, whatever it left running in its group is killed, so jobs cannot leak processes into the
-// worker; Exec returns even if such a leftover holds the output pipes open.
+// worker; Exec returns even if such a leftover holds the output pipes open. On Linux the command
+// and everything it starts are also tied to the life of the calling process, and a stopped job's
+// processes that left the group are killed too (see tie_linux.go); they carry QCTL_EXEC_OWNER and
+// QCTL_EXEC_RUN in their environment for that.
 func Exec(spec ExecSpec) Handler {
 	command := append([]string(nil), spec.Command...)
 	env := make([]string, 0, len(spec.Env))
@@ -117,17 +120,21 @@ func Exec(spec ExecSpec) Handler {
 		}
 		cmd.Stderr = errOut
 		setProcessGroup(cmd)
+		run := tie(cmd)
 		cmd.Cancel = func() error {
 			r.stopped.Store(true)
 			return terminateGroup(cmd.Process)
 		}
 		cmd.WaitDelay = grace
 
-		if err := cmd.Start(); err != nil {
+		if err := startTied(cmd); err != nil {
 			return fmt.Errorf("start command %q: %w", r.name, err)
 		}
 		err = cmd.Wait()
 		killGroup(cmd.Process)
+		if r.stopped.Load() {
+			killRun(run) // what left the group (setsid) must not outlive a stopped job either
+		}
 		return r.result(ctx, cmd, err)
 	}
 }

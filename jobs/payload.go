@@ -5,7 +5,7 @@
 // object jobs' PHP-serialized commands (Payload.Command, Job.Bind).
 //
 // Files: payload.go decodes the envelope and encode.go writes it; job.go and registry.go are the
-// handler side; command.go and php*.go read serialized commands.
+// handler side; command.go and php*.go read serialized commands, and phpedit.go rewrites them.
 //
 // The package is a leaf: it imports only the standard library and github.com/google/uuid, so every
 // connector, the worker and user programs can share it without import cycles.
@@ -96,6 +96,26 @@ func NewPayload(name string, data json.RawMessage) *Payload {
 		Job:         name,
 		Data:        data,
 		CreatedAt:   &now,
+	}
+}
+
+// NewObjectPayload builds a Laravel object-job payload for a serialized command (PHP's
+// serialize() of the job object, or its encryption) of class, the way Laravel 8's
+// Queue::createObjectPayload does: a fresh v4 uuid, displayName and data.commandName set to the
+// class, job set to CallQueuedHandlerJob, retryUntil written even when null, and no createdAt.
+// The caller sets MaxTries, MaxExceptions, FailOnTimeout, Backoff, Timeout and RetryUntil from the
+// object's properties.
+func NewObjectPayload(class, command string) *Payload {
+	data, _ := json.Marshal(struct {
+		CommandName string `json:"commandName"`
+		Command     string `json:"command"`
+	}{class, command})
+	return &Payload{
+		UUID:        uuid.NewString(),
+		DisplayName: class,
+		Job:         CallQueuedHandlerJob,
+		Data:        data,
+		expiryKey:   "retryUntil",
 	}
 }
 

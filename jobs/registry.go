@@ -95,6 +95,13 @@ func commandNameOf(data json.RawMessage) string {
 	return d.CommandName
 }
 
+// Handles reports whether a job named name (as a worker's events name it: the "job" value or an
+// object job's class) has a handler, so metrics can keep such names as labels and pool the rest.
+func (r *Registry) Handles(name string) bool {
+	_, err := r.Lookup(&Payload{Job: name})
+	return err == nil
+}
+
 // Names returns the registered job names in sorted order, for `qctl work` to print what it serves.
 func (r *Registry) Names() []string {
 	r.mu.RLock()

@@ -347,28 +347,20 @@ func (l *Listener) problem(s *slot, now time.Time, msg string) {
 func (l *Listener) recover(r *connectors.Reserved, why string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	maxTries, backoff := l.opts.Tries, l.opts.Backoff
-	p, decodeErr := jobs.Decode(r.Payload)
-	if decodeErr == nil {
-		if p.MaxTries != nil {
-			maxTries = *p.MaxTries
-		}
-		if list, err := jobs.ParseBackoff(p.Backoff); err == nil && p.Backoff != "" {
-			backoff = list
-		}
-	}
-	if decodeErr == nil && (maxTries == 0 || r.Attempts < maxTries) && !(p.FailOnTimeout && l.opts.Timeout > 0) {
-		delay := jobs.BackoffFor(backoff, r.Attempts)
-		if err := l.queue.Release(ctx, r, delay); err != nil {
+	p, _ := jobs.Decode(r.Payload) // nil when it cannot be read, which the policy fails
+	pol := worker.Policy{Tries: l.opts.Tries, Backoff: l.opts.Backoff, Timeout: l.opts.Timeout}
+	d := pol.Decide(worker.Run{Payload: p, Ending: worker.Killed, Attempts: func() int { return r.Attempts },
+		Err: fmt.Errorf("listen: the worker running this job was killed: %s", why)})
+	if d.Action == worker.ReleaseJob {
+		if err := l.queue.Release(ctx, r, d.Delay); err != nil {
 			return fmt.Sprintf("job %s could not be released (%v); it returns when its lease ends", r.ID, err)
 		}
 		if r.Attempts == 0 { // not counted: the backend counts on demand (beanstalkd, unlimited tries)
-			return fmt.Sprintf("job %s released (retry in %s)", r.ID, delay)
+			return fmt.Sprintf("job %s released (retry in %s)", r.ID, d.Delay)
 		}
-		return fmt.Sprintf("job %s released (attempt %d, retry in %s)", r.ID, r.Attempts, delay)
+		return fmt.Sprintf("job %s released (attempt %d, retry in %s)", r.ID, r.Attempts, d.Delay)
 	}
-	exception := fmt.Sprintf("listen: the worker running this job was killed: %s", why)
-	if _, err := l.failed.Log(ctx, l.opts.Connection, r.Queue, r.Payload, exception); err != nil {
+	if _, err := l.failed.Log(ctx, l.opts.Connection, r.Queue, r.Payload, d.Reason.Error()); err != nil {
 		return fmt.Sprintf("job %s could not be recorded as failed (%v); it returns when its lease ends", r.ID, err)
 	}
 	if err := l.queue.Delete(ctx, r); err != nil && !errors.Is(err, connectors.ErrLeaseLost) {

@@ -27,13 +27,38 @@ type message struct {
 	DelayNS    int64 `json:"delay_ns,omitempty"`
 }
 
-// reportPipe is this process's end of the report pipe, when a listener started it.
-var reportPipe = sync.OnceValue(func() *pipeWriter {
-	if os.Getenv(ReportFDEnv) == "" {
+// Link is this process's side of the listen protocol, when a listener started it: the report
+// pipe its worker writes reservations and events on, and the gate it waits at before it pops.
+// Its methods work on a nil *Link (a process no listener started) too, so callers need not check.
+type Link struct {
+	report *pipeWriter // nil without QCTL_LISTEN_FD
+	gate   func() bool // nil without QCTL_LISTEN_GATE; waits once, then repeats its answer
+}
+
+// link is read from the environment once, however many callers ask.
+var link = sync.OnceValue(func() *Link {
+	var l Link
+	if os.Getenv(ReportFDEnv) != "" {
+		l.report = &pipeWriter{enc: json.NewEncoder(os.NewFile(reportFD, "listen-report"))}
+	}
+	if os.Getenv(GateFDEnv) != "" {
+		l.gate = sync.OnceValue(func() bool {
+			f := os.NewFile(gateFD, "listen-gate")
+			defer f.Close()
+			var b [1]byte
+			n, _ := f.Read(b[:])
+			return n == 1
+		})
+	}
+	if l.report == nil && l.gate == nil {
 		return nil
 	}
-	return &pipeWriter{enc: json.NewEncoder(os.NewFile(reportFD, "listen-report"))}
+	return &l
 })
+
+// Child returns this process's link to the listener that started it (`work --once` under
+// `listen`), or nil when no listener did. The environment is read on the first call only.
+func Child() *Link { return link() }
 
 // pipeWriter serialises messages from the worker's goroutines onto the pipe.
 type pipeWriter struct {
@@ -47,28 +72,44 @@ func (w *pipeWriter) send(m message) {
 	_ = w.enc.Encode(m) // a listener gone away is not the job's problem
 }
 
-// ChildReporter returns the Watch hook a worker started by `listen` uses to report its
-// reservations, or nil when this process was not started by a listener.
-func ChildReporter() func(*connectors.Reserved, bool) {
-	w := reportPipe()
-	if w == nil {
+// Reporter returns the Watch hook a worker started by `listen` uses to report its reservations,
+// or nil when this process was not started by a listener.
+func (l *Link) Reporter() func(*connectors.Reserved, bool) {
+	if l == nil || l.report == nil {
 		return nil
 	}
+	w := l.report
 	return func(r *connectors.Reserved, done bool) { w.send(message{Done: done, Job: r}) }
 }
 
-// ChildEvents wraps a child worker's reporter so its events also reach the listener, which counts
-// them in its metrics; outside a listener it returns report unchanged.
-func ChildEvents(report worker.Reporter) worker.Reporter {
-	w := reportPipe()
-	if w == nil {
+// Events wraps a child worker's reporter so its events also reach the listener, which counts them
+// in its metrics; outside a listener it returns report unchanged.
+func (l *Link) Events(report worker.Reporter) worker.Reporter {
+	if l == nil || l.report == nil {
 		return report
 	}
+	w := l.report
 	return func(e worker.Event) {
 		report(e)
 		w.send(message{Event: &e, DurationNS: int64(e.Duration), DelayNS: int64(e.Delay)})
 	}
 }
+
+// WaitForGate blocks a child started by `listen` until the listener lets it pop, and reports
+// whether it may: false means the listener is stopping (or gone) and the child should exit.
+// A process not started by a listener may always pop.
+func (l *Link) WaitForGate() bool {
+	if l == nil || l.gate == nil {
+		return true
+	}
+	return l.gate()
+}
+
+// ChildReporter is Child().Reporter().
+func ChildReporter() func(*connectors.Reserved, bool) { return Child().Reporter() }
+
+// ChildEvents is Child().Events(report).
+func ChildEvents(report worker.Reporter) worker.Reporter { return Child().Events(report) }
 
 // GateFDEnv names the environment variable that tells a pre-started child which file descriptor
 // to wait on before it pops: the listener starts each slot's next child while the current one
@@ -78,16 +119,5 @@ const GateFDEnv = "QCTL_LISTEN_GATE"
 // gateFD is the descriptor of the gate: the second of cmd.ExtraFiles.
 const gateFD = 4
 
-// WaitForGate blocks a child started by `listen` until the listener lets it pop, and reports
-// whether it may: false means the listener is stopping (or gone) and the child should exit.
-// A process not started by a listener may always pop.
-func WaitForGate() bool {
-	if os.Getenv(GateFDEnv) == "" {
-		return true
-	}
-	f := os.NewFile(gateFD, "listen-gate")
-	defer f.Close()
-	var b [1]byte
-	n, _ := f.Read(b[:])
-	return n == 1
-}
+// WaitForGate is Child().WaitForGate().
+func WaitForGate() bool { return Child().WaitForGate() }

@@ -29,14 +29,14 @@ func openDatabase(ctx context.Context, conn config.Connection, _ Env) (connector
 	return dbqueue.Open(ctx, dbqueue.Options{
 		Dialect: conn.Dialect, DSN: conn.DSN, Table: conn.Table, RetryAfter: conn.RetryAfter,
 		Format: conn.Format, AutoMigrate: conn.Dialect == config.DialectSQLite,
-		CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix,
+		CacheTable: conn.CacheTable, CachePrefix: conn.CachePrefix, NotifyTrigger: conn.NotifyTrigger,
 	})
 }
 
 // databaseTables is the jobs table in the connection's format: Laravel's or think-queue's columns.
 func databaseTables(conn config.Connection) *Tables {
-	o := dbqueue.Options{Table: conn.Table, Format: conn.Format}
-	return &Tables{Dialect: conn.Dialect, DSN: conn.DSN, Targets: o.Targets()}
+	o := dbqueue.Options{Table: conn.Table, Format: conn.Format, NotifyTrigger: conn.NotifyTrigger}
+	return &Tables{Dialect: conn.Dialect, DSN: conn.DSN, Targets: append(o.Targets(), o.FleetTarget())}
 }
 
 func openRedis(ctx context.Context, conn config.Connection, env Env) (connectors.Queue, error) {

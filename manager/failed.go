@@ -20,6 +20,7 @@ func (m *Manager) OpenFailed(ctx context.Context) (*failed.Store, error) {
 	}
 	return failed.Open(ctx, failed.Options{
 		Dialect: f.Dialect, DSN: f.DSN, Table: f.Table, Layout: m.failedLayout(), AutoMigrate: f.Dialect == config.DialectSQLite,
+		Location: m.cfg.Timezone,
 	})
 }
 
@@ -59,11 +60,15 @@ func (m *Manager) failedTables() *Tables {
 	if f.Driver != config.DriverDatabase {
 		return nil
 	}
-	kind := migrations.FailedJobs
 	if !f.UUIDs {
-		kind = migrations.ThinkFailedJobs
+		return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: migrations.ThinkFailedJobs, Table: f.Table}, {Kind: migrations.Fleet}}}
 	}
-	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{{Kind: kind, Table: f.Table}}}
+	// Laravel's job_batches lives beside its failed_jobs; so does the fleet table of a connection
+	// whose backend keeps no state (beanstalkd keeps its worker registry and flags here, see
+	// Conn.Fleet).
+	return &Tables{Dialect: f.Dialect, DSN: f.DSN, Targets: []migrations.Target{
+		{Kind: migrations.FailedJobs, Table: f.Table}, {Kind: migrations.JobBatches, Table: f.BatchesTable}, {Kind: migrations.Fleet},
+	}}
 }
 
 // discard is the failed store of [failed] driver = "null".

@@ -36,6 +36,9 @@ var (
 	ErrFailedDisabled = errors.New(`the failed-job store is disabled ([failed] driver = "null"): failed jobs are discarded`)
 	// ErrNotSupported means the connection's backend cannot do what was asked.
 	ErrNotSupported = errors.New("not supported by this connection")
+	// ErrConfig means a setting the config parser accepted cannot be used (an app_key Laravel
+	// would refuse); the fix is in queue.toml.
+	ErrConfig = errors.New("invalid setting")
 )
 
 // Manager opens the connections of one config and runs operations on them. It is safe for use
@@ -88,6 +91,8 @@ type Conn struct {
 	// assertion.
 	Backend connectors.Queue
 	driver  Driver
+	m       *Manager
+	fleet   fleetStore // opened by Fleet on first use
 }
 
 // Open connects to the named connection ("" = the default).
@@ -110,7 +115,7 @@ func (m *Manager) Open(ctx context.Context, name string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, migrateHint(err, conn.Name))
 	}
-	return &Conn{Connection: conn, Backend: q, driver: d}, nil
+	return &Conn{Connection: conn, Backend: q, driver: d, m: m}, nil
 }
 
 // CheckQueues returns an error wrapping connectors.ErrInvalidQueueName for the first queue name
@@ -128,8 +133,8 @@ func (c *Conn) CheckQueues(queues ...string) error {
 	return nil
 }
 
-// Close closes the backend's connections.
-func (c *Conn) Close() error { return c.Backend.Close() }
+// Close closes the backend's connections, and the fleet store's when Fleet opened one.
+func (c *Conn) Close() error { return errors.Join(c.Backend.Close(), c.fleet.close()) }
 
 // KeepsJobs reports whether the connection stores jobs (sync and null do not).
 func (c *Conn) KeepsJobs() bool { return !c.driver.KeepsNoJobs }
@@ -153,8 +158,7 @@ func (c *Conn) Restart(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: connection %q (%s) has no shared store for the restart signal", ErrNotSupported, c.Name, c.Driver)
 	}
-	// Unix nanoseconds, so two restarts within one second still differ.
-	if err := rs.BroadcastRestart(ctx, fmt.Sprint(time.Now().UnixNano())); err != nil {
+	if _, err := connectors.BroadcastRestartAt(ctx, rs, time.Now()); err != nil {
 		return fmt.Errorf("broadcasting the restart signal on %q: %w", c.Name, err)
 	}
 	return nil

@@ -123,3 +123,23 @@ func TestUsageMistakesAreSentinels(t *testing.T) {
 		t.Errorf("Push with a priority on sync = %v, want ErrNotSupported", err)
 	}
 }
+
+// A database connection stores a whole push in one transaction (all or nothing), however many
+// jobs; other backends report each chunk of PushChunk as it is stored.
+func TestPushOnADatabaseIsOneTransaction(t *testing.T) {
+	m, ctx := setup(t, "")
+	conn, err := m.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	datas := make([]json.RawMessage, manager.PushChunk*2+1)
+	for i := range datas {
+		datas[i] = []byte(`{}`)
+	}
+	var chunks []int
+	ids, err := conn.Push(ctx, "X", datas, manager.PushOptions{Pushed: func(ids []string) { chunks = append(chunks, len(ids)) }})
+	if err != nil || len(ids) != len(datas) || len(chunks) != 1 {
+		t.Fatalf("Push of %d = %d ids, %v, in chunks %v; want one chunk", len(datas), len(ids), err, chunks)
+	}
+}

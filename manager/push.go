@@ -11,8 +11,9 @@ import (
 	"github.com/qctl/qctl/jobs"
 )
 
-// PushChunk is how many jobs one bulk push stores at a time, so a huge file neither builds one
-// enormous request nor loses track of what was pushed when a chunk fails.
+// PushChunk is how many jobs one bulk push stores at a time on a backend without transactions,
+// so a huge file neither builds one enormous request nor loses track of what was pushed when a
+// chunk fails. A database connection stores every job of one Push in one transaction instead.
 const PushChunk = 1000
 
 // PushOptions are the settings of a push beyond the job and its data.
@@ -67,7 +68,9 @@ func (c *Conn) CanPrioritize() bool {
 }
 
 // Push pushes one job named job per element of datas (each its JSON data), in bulk where the
-// backend can, and returns their ids in order. On an error, the ids of the chunks already stored
+// backend can, and returns their ids in order. On a database connection the whole push is one
+// transaction: every job is stored or none. Elsewhere it goes in chunks of PushChunk, each
+// reported to PushOptions.Pushed once stored; on an error, the ids of the chunks already stored
 // are returned with it.
 func (c *Conn) Push(ctx context.Context, job string, datas []json.RawMessage, o PushOptions) ([]string, error) {
 	if o.Delay < 0 {
@@ -91,9 +94,13 @@ func (c *Conn) Push(ctx context.Context, job string, datas []json.RawMessage, o 
 	if err := c.CheckQueues(queue); err != nil {
 		return nil, err
 	}
+	chunkSize := PushChunk
+	if _, atomic := c.Backend.(connectors.TxPusher); atomic && o.Priority == nil {
+		chunkSize = len(payloads) // all or nothing: one transaction
+	}
 	var ids []string
-	for start := 0; start < len(payloads); start += PushChunk {
-		chunk, err := c.PushRaw(ctx, queue, payloads[start:min(start+PushChunk, len(payloads))], o.Delay, o.Priority)
+	for start := 0; start < len(payloads); start += chunkSize {
+		chunk, err := c.PushRaw(ctx, queue, payloads[start:min(start+chunkSize, len(payloads))], o.Delay, o.Priority)
 		ids = append(ids, chunk...)
 		if len(chunk) > 0 && o.Pushed != nil {
 			o.Pushed(chunk)

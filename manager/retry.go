@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/jobs"
 )
@@ -142,17 +143,20 @@ func (r *retrier) batch(ctx context.Context, recs []failed.Record) error {
 		}
 		g.recs = append(g.recs, rec)
 	}
-	var pushed []failed.Record
+	var pushed, forgotten []failed.Record
 	var refused []Refusal
 	for _, g := range groups {
-		ok, no := r.push(ctx, g.connection, g.queue, g.recs)
+		ok, no, done := r.push(ctx, g.connection, g.queue, g.recs)
 		pushed = append(pushed, ok...)
 		refused = append(refused, no...)
+		if !done {
+			forgotten = append(forgotten, ok...)
+		}
 	}
 	var forgetErr error
-	if len(pushed) > 0 {
-		rowIDs := make([]int64, len(pushed))
-		for i, rec := range pushed {
+	if len(forgotten) > 0 {
+		rowIDs := make([]int64, len(forgotten))
+		for i, rec := range forgotten {
 			rowIDs[i] = rec.RowID
 		}
 		// Not cancelled by a signal: jobs already pushed must not stay listed.
@@ -170,8 +174,10 @@ func (r *retrier) batch(ctx context.Context, recs []failed.Record) error {
 }
 
 // push puts recs (all of one connection and queue) back, in one bulk push where the connection
-// supports it, and returns the records it pushed and those it could not.
-func (r *retrier) push(ctx context.Context, connection, queue string, recs []failed.Record) (pushed []failed.Record, refused []Refusal) {
+// supports it, and returns the records it pushed and those it could not. forgotten says the
+// pushed records were also forgotten, in the push's own transaction: the queue shares the failed
+// store's database, so a crash can never leave a job both queued and listed.
+func (r *retrier) push(ctx context.Context, connection, queue string, recs []failed.Record) (pushed []failed.Record, refused []Refusal, forgotten bool) {
 	refuse := func(recs []failed.Record, err error) {
 		for _, rec := range recs {
 			refused = append(refused, Refusal{Record: rec, Err: err})
@@ -180,29 +186,63 @@ func (r *retrier) push(ctx context.Context, connection, queue string, recs []fai
 	c, err := r.target(ctx, connection)
 	if err != nil {
 		refuse(recs, err)
-		return nil, refused
+		return nil, refused, false
 	}
 	now := r.now()
 	payloads := make([][]byte, len(recs))
+	rowIDs := make([]int64, len(recs))
 	for i, rec := range recs {
 		payloads[i] = jobs.ForRetry(rec.Payload, now)
+		rowIDs[i] = rec.RowID
+	}
+	if tx, ok := c.Backend.(connectors.TxPusher); ok && tx.SharesDatabase(r.store.Database()) {
+		query, args := r.store.ForgetStatement(rowIDs)
+		_, err := tx.PushBulkWith(ctx, queue, payloads, 0, connectors.Statement{SQL: query, Args: args, Expect: int64(len(recs))})
+		if errors.Is(err, connectors.ErrConflict) {
+			err = errors.New("another retry took some of these jobs at the same time; nothing of this batch was pushed")
+		}
+		if err != nil {
+			refuse(recs, fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
+			return nil, refused, false
+		}
+		return recs, nil, true
+	}
+	if once, ok := c.Backend.(connectors.OncePusher); ok {
+		// Each failure is pushed once however often the retry is repeated: a job already
+		// pushed by a retry that died before forgetting it is skipped and now forgotten.
+		tokens := make([]string, len(recs))
+		for i, rec := range recs {
+			tokens[i] = RetryToken(rec)
+		}
+		ids, err := once.PushOnce(ctx, queue, payloads, tokens)
+		if err != nil {
+			refuse(recs[len(ids):], fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
+			return recs[:len(ids)], refused, false
+		}
+		return recs, nil, false
 	}
 	if len(recs) > 1 {
 		// All or nothing on the database driver (one transaction). On Redis a failure part way
 		// leaves some pushed and all listed: retrying them again runs those twice, but none is lost.
 		ids, err := c.PushRaw(ctx, queue, payloads, 0, nil)
 		if err == nil {
-			return recs, nil
+			return recs, nil, false
 		}
 		pushed = recs[:len(ids)]
 		refuse(recs[len(ids):], fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
-		return pushed, refused
+		return pushed, refused, false
 	}
 	if _, err := c.PushRaw(ctx, queue, payloads, 0, nil); err != nil {
 		refuse(recs, fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
-		return nil, refused
+		return nil, refused, false
 	}
-	return recs, nil
+	return recs, nil, false
+}
+
+// RetryToken names one failure of a job for connectors.OncePusher: a job that fails again after its retry is a new
+// failure (a new row), which a later retry must push again.
+func RetryToken(rec failed.Record) string {
+	return fmt.Sprintf("%s:%d:%d", rec.ID, rec.RowID, rec.FailedAt.Unix())
 }
 
 // target opens (once) the connection a job failed on. A connection no longer in the config, or

@@ -19,6 +19,8 @@ type QueueStatus struct {
 	Buried   int64    `json:"buried"`
 	OldestS  *float64 `json:"oldest_ready_age_s"` // null when nothing is ready or its age is unknown
 	Failed   *int64   `json:"failed"`             // null when the failed store could not be read
+	Workers  *int     `json:"workers"`            // live workers popping it; null without a registry
+	Paused   bool     `json:"paused"`             // `qctl pause` or `queue:pause` holds it
 }
 
 // Snapshot is every shown queue of one connection at one moment.
@@ -28,6 +30,7 @@ type Snapshot struct {
 	Time       time.Time     `json:"time"`
 	Queues     []QueueStatus `json:"queues"`
 	FailedNote string        `json:"failed_note,omitempty"` // why the failed counts are missing
+	FleetNote  string        `json:"fleet_note,omitempty"`  // why the worker counts are missing
 }
 
 // Snapshot reads every shown queue once: only, when set, names the queues; otherwise they are
@@ -71,5 +74,31 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 		}
 		snap.Queues = append(snap.Queues, row)
 	}
+	c.addFleet(ctx, &snap, names)
 	return snap, nil
+}
+
+// addFleet counts each queue's live workers and marks the paused ones. A connection without a
+// registry (sync, or beanstalkd without a failed database) shows none and says why; a registry
+// that cannot be read does not hide the queues either.
+func (c *Conn) addFleet(ctx context.Context, snap *Snapshot, names []string) {
+	workers, err := c.Workers(ctx)
+	var paused []string
+	if err == nil {
+		paused, err = c.PausedQueues(ctx, names)
+	}
+	if err != nil {
+		snap.FleetNote = "worker counts unavailable: " + err.Error()
+		return
+	}
+	for i := range snap.Queues {
+		q := &snap.Queues[i]
+		n := 0
+		for _, w := range workers {
+			if slices.Contains(w.Queues, q.Queue) {
+				n++
+			}
+		}
+		q.Workers, q.Paused = &n, slices.Contains(paused, q.Queue)
+	}
 }

@@ -35,6 +35,16 @@ const (
 	// ThinkJobs is think-queue 3's jobs table (reserve_time, available_time, create_time): the
 	// database queue of a format = "think" connection.
 	ThinkJobs Kind = "think_jobs"
+	// JobsNotify is a PostgreSQL trigger on an existing jobs table (Laravel's columns) that
+	// NOTIFYs every row inserted, so jobs PHP pushes wake qctl's waiting workers as qctl's own
+	// pushes do (notify_trigger = true). ThinkJobsNotify is the same on think-queue's table.
+	JobsNotify      Kind = "jobs_notify"
+	ThinkJobsNotify Kind = "think_jobs_notify"
+	// JobBatches is Laravel's job_batches table (Bus::batch), kept beside the failed jobs.
+	JobBatches Kind = "job_batches"
+	// Fleet is qctl_fleet: the live worker registry and fleet flags (queue pause, terminate) of
+	// a database connection, or of the failed store's database for a backend with no state.
+	Fleet Kind = "fleet"
 )
 
 // VersionsTable records which files were applied to which table.
@@ -43,7 +53,7 @@ const VersionsTable = "qctl_migrations"
 // Target is one table to create: its kind and its name.
 type Target struct {
 	Kind Kind
-	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals;
+	// Table is the table's name; "" means the kind's default (jobs, failed_jobs, qctl_signals, qctl_fleet;
 	// think-queue's kinds default to the names of their Laravel counterparts).
 	Table string
 }
@@ -56,29 +66,42 @@ func (t Target) TableName() string {
 	switch t.Kind {
 	case Signals:
 		return "qctl_signals"
+	case Fleet:
+		return "qctl_fleet"
 	case ThinkFailedJobs:
 		return "failed_jobs"
 	case ThinkJobs:
+		return "jobs"
+	case JobsNotify, ThinkJobsNotify:
 		return "jobs"
 	default:
 		return string(t.Kind)
 	}
 }
 
-// step is one numbered file. The first step of a kind creates its table; later ones alter it.
+// step is one numbered file. The first step of a table kind creates its table; later ones alter
+// it. A trigger kind's steps add to a table another kind created.
 type step struct {
 	version string // the file name without .sql
 	kind    Kind
+	only    string // the one dialect that has this file; "" means every dialect has it
 }
 
 // steps lists every file in apply order; a test checks it against the embedded files.
 var steps = []step{
-	{"0001_jobs", Jobs},
-	{"0002_failed_jobs", FailedJobs},
-	{"0003_qctl_signals", Signals},
-	{"0004_think_failed_jobs", ThinkFailedJobs},
-	{"0005_think_jobs", ThinkJobs},
+	{"0001_jobs", Jobs, ""},
+	{"0002_failed_jobs", FailedJobs, ""},
+	{"0003_qctl_signals", Signals, ""},
+	{"0004_think_failed_jobs", ThinkFailedJobs, ""},
+	{"0005_think_jobs", ThinkJobs, ""},
+	{"0006_jobs_notify", JobsNotify, sqldb.Postgres},
+	{"0007_think_jobs_notify", ThinkJobsNotify, sqldb.Postgres},
+	{"0008_job_batches", JobBatches, ""},
+	{"0009_qctl_fleet", Fleet, ""},
 }
+
+// isTrigger reports whether k adds a trigger to a table rather than creating one.
+func (k Kind) isTrigger() bool { return k == JobsNotify || k == ThinkJobsNotify }
 
 // Apply creates whatever of targets is missing in db and returns one line per step applied, such
 // as `created table "jobs" (0001_jobs, postgres)`; it returns no lines when everything was already
@@ -165,7 +188,7 @@ func applyStep(tx *gorm.DB, dialect, table string, s step) (string, error) {
 	if n > 0 {
 		return "", nil
 	}
-	creates := s.version == firstStep(s.kind)
+	creates := s.version == firstStep(s.kind) && !s.kind.isTrigger()
 	line := fmt.Sprintf("applied %s to table %q (%s)", s.version, table, dialect)
 	if creates && tx.Migrator().HasTable(table) {
 		line = fmt.Sprintf("found existing table %q (%s, %s)", table, s.version, dialect)
@@ -253,10 +276,13 @@ func checkTargets(dialect string, targets []Target) error {
 	}
 	for _, t := range targets {
 		if firstStep(t.Kind) == "" {
-			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs or signals)", t.Kind)
+			return fmt.Errorf("migrations: unknown kind %q (want jobs, failed_jobs, think_jobs, think_failed_jobs, signals, jobs_notify, think_jobs_notify, job_batches or fleet)", t.Kind)
 		}
 		if err := sqldb.CheckTable(t.TableName()); err != nil {
 			return fmt.Errorf("migrations: %w", err)
+		}
+		if t.Kind.isTrigger() && dialect != sqldb.Postgres {
+			return fmt.Errorf("migrations: %s is a PostgreSQL trigger; dialect %s has no NOTIFY", t.Kind, dialect)
 		}
 	}
 	return nil
@@ -275,13 +301,15 @@ func dedupe(targets []Target) []Target {
 	return out
 }
 
-// statements reads one file for dialect, puts table in for {{table}} and splits it into
-// statements at semicolons that end a line (the files have no other semicolons).
+// statements reads one file for dialect, puts table in for {{table}} (and its NOTIFY channel for
+// {{channel}}) and splits it into statements at semicolons that end a line (other semicolons in
+// the files are inside a line).
 func statements(dialect, version, table string) ([]string, error) {
 	b, err := files.ReadFile("sql/" + dialect + "/" + version + ".sql")
 	if err != nil {
 		return nil, fmt.Errorf("embedded %s/%s.sql: %w", dialect, version, err)
 	}
+	fill := strings.NewReplacer("{{table}}", table, "{{channel}}", sqldb.NotifyChannel(table))
 	var out []string
 	var cur strings.Builder
 	for _, line := range strings.Split(string(b), "\n") {
@@ -292,7 +320,7 @@ func statements(dialect, version, table string) ([]string, error) {
 		cur.WriteString(line)
 		cur.WriteString("\n")
 		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.ReplaceAll(strings.TrimSpace(cur.String()), "{{table}}", table))
+			out = append(out, fill.Replace(strings.TrimSpace(cur.String())))
 			cur.Reset()
 		}
 	}

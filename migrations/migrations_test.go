@@ -237,8 +237,50 @@ func TestApplyThinkJobs(t *testing.T) {
 	})
 }
 
+// TestApplyNotifyTrigger: the trigger steps apply to a jobs table of their layout on PostgreSQL,
+// once, and no other dialect takes them.
+func TestApplyNotifyTrigger(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, sqldb.Postgres, "")
+	jobs := uniqueTargets(t, sqldb.Postgres, "")[0]
+	think := Target{Kind: ThinkJobs, Table: jobs.Table + "_think"}
+	t.Cleanup(func() {
+		for _, table := range []string{jobs.Table, think.Table} {
+			db.Exec(`DROP TABLE IF EXISTS "` + table + `"`)
+			db.Exec(`DROP FUNCTION IF EXISTS "` + table + `_qctl_notify"()`)
+			db.Exec("DELETE FROM "+VersionsTable+" WHERE table_name = ?", table)
+		}
+	})
+	targets := []Target{jobs, {Kind: JobsNotify, Table: jobs.Table}, think, {Kind: ThinkJobsNotify, Table: think.Table}}
+	lines, err := Apply(ctx, db, sqldb.Postgres, targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("created table %q (0001_jobs, postgres)", jobs.Table),
+		fmt.Sprintf("applied 0006_jobs_notify to table %q (postgres)", jobs.Table),
+		fmt.Sprintf("created table %q (0005_think_jobs, postgres)", think.Table),
+		fmt.Sprintf("applied 0007_think_jobs_notify to table %q (postgres)", think.Table),
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("Apply lines = %q, want %q", lines, want)
+	}
+	var n int64
+	if err := db.Raw("SELECT COUNT(*) FROM pg_trigger WHERE tgname IN (?, ?)", jobs.Table+"_qctl_notify", think.Table+"_qctl_notify").Scan(&n).Error; err != nil || n != 2 {
+		t.Errorf("triggers = %d, %v; want 2", n, err)
+	}
+	if lines, err := Apply(ctx, db, sqldb.Postgres, targets...); err != nil || len(lines) != 0 {
+		t.Errorf("second Apply = %q, %v; want nothing to do", lines, err)
+	}
+	for _, dialect := range []string{sqldb.SQLite, sqldb.MySQL} {
+		if _, err := Apply(ctx, open(t, sqldb.SQLite, t.TempDir()), dialect, Target{Kind: JobsNotify}); err == nil {
+			t.Errorf("Apply of the notify trigger on %s succeeded", dialect)
+		}
+	}
+}
+
 func TestDefaultTableNames(t *testing.T) {
-	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals", ThinkJobs: "jobs", ThinkFailedJobs: "failed_jobs"} {
+	for kind, want := range map[Kind]string{Jobs: "jobs", FailedJobs: "failed_jobs", Signals: "qctl_signals", Fleet: "qctl_fleet", ThinkJobs: "jobs", ThinkFailedJobs: "failed_jobs"} {
 		if got := (Target{Kind: kind}).TableName(); got != want {
 			t.Errorf("default table of %s = %q, want %q", kind, got, want)
 		}
@@ -274,6 +316,9 @@ func TestEmbeddedFiles(t *testing.T) {
 			got = append(got, strings.TrimSuffix(e.Name(), ".sql"))
 		}
 		for _, s := range steps {
+			if s.only != "" && s.only != dialect {
+				continue
+			}
 			want = append(want, s.version)
 			stmts, err := statements(dialect, s.version, "tbl")
 			if err != nil || len(stmts) == 0 {

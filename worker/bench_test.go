@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ import (
 // bulk where the backend can), then a worker with --stop-when-empty runs them all. Run with
 //
 //	go test -run '^$' -bench Drain -benchtime 20000x ./worker/
+//
+// QCTL_BENCH_HEARTBEAT=2s (any interval) gives the worker a heartbeat into the backend's fleet
+// store (beanstalkd: a SQLite one), reading a pause flag per queue and a terminate flag each beat,
+// to measure what the registry costs.
 func BenchmarkDrain(b *testing.B) {
 	backends := []struct {
 		name, dialect, addr, how string
@@ -120,7 +125,7 @@ func drain(b *testing.B, q connectors.Queue, concurrency, tries int) {
 	}
 	reg := jobs.NewRegistry()
 	reg.Register("Noop", func(context.Context, *jobs.Job) error { return nil })
-	w := worker.New(worker.Deps{Queue: q, Handlers: reg, Failed: store}, worker.Options{
+	w := worker.New(worker.Deps{Queue: q, Handlers: reg, Failed: store, Heartbeat: benchHeartbeat(b, q, queue)}, worker.Options{
 		Queues: []string{queue}, Concurrency: concurrency, Tries: tries, StopWhenEmpty: true, Sleep: time.Millisecond, Lease: time.Minute,
 	})
 	b.ResetTimer()
@@ -134,6 +139,29 @@ func drain(b *testing.B, q connectors.Queue, concurrency, tries int) {
 		b.Fatalf("%d jobs left after the drain", n)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+}
+
+// benchHeartbeat is the heartbeat QCTL_BENCH_HEARTBEAT asks for, or nil.
+func benchHeartbeat(b *testing.B, q connectors.Queue, queue string) *worker.Heartbeat {
+	every := os.Getenv("QCTL_BENCH_HEARTBEAT")
+	if every == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(every)
+	if err != nil {
+		b.Fatalf("QCTL_BENCH_HEARTBEAT=%q: %v", every, err)
+	}
+	store, ok := q.(connectors.Fleet)
+	if !ok {
+		f, err := dbqueue.OpenFleet(context.Background(), "sqlite", filepath.Join(b.TempDir(), "fleet.db"), true, dbqueue.FleetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		store = f
+	}
+	return &worker.Heartbeat{Store: store, ID: "bench-" + queue, Interval: d, TerminateKey: "qctl:terminate:bench-" + queue,
+		PauseKey: func(q string) string { return "illuminate:queue:paused:bench:" + q }}
 }
 
 func dropTable(b *testing.B, dialect, dsn, table string) {

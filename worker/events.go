@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 )
@@ -21,6 +23,7 @@ const (
 	EventReleased  EventType = "released"  // the job went back to the queue to run again
 	EventFailed    EventType = "failed"    // the job went to the failed store
 	EventError     EventType = "error"     // the worker hit an error it survives (backend down, ...)
+	EventRecovered EventType = "recovered" // the backend answers again after an outage of Duration and Attempts failed tries
 	EventPaused    EventType = "paused"
 	EventResumed   EventType = "resumed"
 	EventStopping  EventType = "stopping" // the worker stops popping, for Reason
@@ -107,7 +110,10 @@ func (o outcomeStyle) paint(line string) string {
 // textWidth is the width a job line is padded to: an 80-column terminal.
 const textWidth = 80
 
+// textLine is e's line for people. Job names, queues and errors in it are escaped (see printable),
+// since they come from payloads and handlers.
 func textLine(e Event) string {
+	e.Job, e.ID, e.Error = printable(e.Job), printable(e.ID), printable(e.Error)
 	stamp := e.Time.Format("2006-01-02 15:04:05")
 	var status string
 	switch e.Type {
@@ -122,6 +128,8 @@ func textLine(e Event) string {
 		status = "FAIL"
 	case EventError:
 		return fmt.Sprintf("%s ERROR %s", stamp, e.Error)
+	case EventRecovered:
+		return fmt.Sprintf("%s Backend answers again after %s (%d failed tries)", stamp, e.Duration.Round(time.Millisecond), e.Attempts)
 	case EventStopping, EventStopped, EventPaused, EventResumed:
 		if e.Type == EventStopped {
 			return fmt.Sprintf("%s Worker stopped: %s", stamp, e.Reason)
@@ -131,6 +139,9 @@ func textLine(e Event) string {
 				return fmt.Sprintf("%s Worker stopping: %s (%s)", stamp, e.Reason, e.Error)
 			}
 			return fmt.Sprintf("%s Worker stopping: %s", stamp, e.Reason)
+		}
+		if e.Queue != "" { // a heartbeat saw queues paused or continued
+			return fmt.Sprintf("%s Worker %s: %s", stamp, e.Type, e.Queue)
 		}
 		return fmt.Sprintf("%s Worker %s", stamp, e.Type)
 	default:
@@ -151,10 +162,46 @@ func textLine(e Event) string {
 	}
 	line := left + strings.Repeat(".", dots) + right
 	if e.Type == EventFailed && e.Error != "" {
-		first, _, _ := strings.Cut(e.Error, "\n")
+		first, _, _ := strings.Cut(e.Error, `\n`) // the exception's first line
 		line += "\n    " + first
 	}
 	return line
+}
+
+// printable escapes what could forge a log line or drive a terminal: C0 controls (newline, ESC,
+// tab, ...), DEL, C1 controls and bytes that are not UTF-8 (an 8-bit terminal reads 0x9b as CSI).
+// They are written as Go escapes (\n, \x1b, \u009b), so the line still shows what was there.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if isControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case isControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// isControl reports whether r is a C0 or C1 control character, DEL, or undecodable (RuneError).
+func isControl(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f || r == utf8.RuneError
 }
 
 // formatDuration prints milliseconds with two decimals below a second, as Laravel does.
@@ -174,7 +221,7 @@ func JSONReporter(w io.Writer) Reporter {
 			DurationMS *float64 `json:"duration_ms,omitempty"`
 			DelayS     *float64 `json:"delay_s,omitempty"`
 		}{Event: e}
-		if e.Type == EventProcessed || e.Type == EventReleased || e.Type == EventFailed {
+		if e.Type == EventProcessed || e.Type == EventReleased || e.Type == EventFailed || e.Type == EventRecovered {
 			ms := float64(e.Duration) / float64(time.Millisecond)
 			out.DurationMS = &ms
 		}

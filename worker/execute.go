@@ -32,34 +32,27 @@ type result struct {
 	abandoned bool
 }
 
-// ErrTimedOut is the failure recorded for a job that ran past its timeout.
-var ErrTimedOut = errors.New("job has timed out")
-
-// ErrMaxAttempts is the failure recorded for a job popped with its tries already used up, which
-// happens when it timed out or its worker died on an earlier attempt.
-var ErrMaxAttempts = errors.New("job has been attempted too many times")
-
 // execute runs one reserved job to its end and decides what happens to it. It never panics and
-// never drops the job: every path ends in delete, release or a failed record.
+// never drops the job: every path ends in delete, release or a failed record. The outcome is the
+// policy's (outcome.go); Laravel's duties around the job (Deps.Duties) run before the handler,
+// after its success, and before a failed record is written.
 func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	start := w.now()
 	ev := Event{ID: r.ID, Queue: r.Queue, Attempts: r.Attempts}
+	pol := w.policy()
 
 	p, err := jobs.Decode(r.Payload)
 	if err != nil {
-		return w.fail(r, ev, start, err)
+		return w.apply(r, ev, start, nil, pol.Decide(Run{Err: err}), err, false)
 	}
 	ev.Job = jobName(p)
+	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 
-	maxTries := w.opts.Tries
-	if p.MaxTries != nil {
-		maxTries = *p.MaxTries
-	}
 	// A backend that counts attempts on demand (beanstalkd) is asked only when tries are
 	// limited; otherwise the handler's Job.Attempts or a failure asks, if anything does.
 	attempts := r.Attempts
 	counter, _ := w.queue.(connectors.AttemptCounter)
-	if attempts == 0 && counter != nil && maxTries > 0 {
+	if attempts == 0 && counter != nil && pol.MaxTries(p) > 0 {
 		if attempts, err = w.countAttempts(counter, r); err != nil {
 			w.report(Event{Type: EventError, Job: ev.Job, ID: r.ID, Queue: r.Queue,
 				Error: "counting the job's attempts (it stays reserved until its lease ends): " + err.Error()})
@@ -67,64 +60,97 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		}
 		ev.Attempts = attempts
 	}
-	if maxTries > 0 && attempts > maxTries {
-		return w.fail(r, ev, start, fmt.Errorf("%s: %w (%d attempts, %d allowed)", ev.Job, ErrMaxAttempts, attempts, maxTries))
+	if err := pol.Admit(p, attempts, start); err != nil {
+		return w.failJob(r, ev, start, job, err)
 	}
-	if p.RetryUntil != nil && start.Unix() > *p.RetryUntil {
-		return w.fail(r, ev, start, fmt.Errorf("%s: %w (retry deadline %s passed)", ev.Job, ErrMaxAttempts, time.Unix(*p.RetryUntil, 0).UTC().Format(time.RFC3339)))
+	if err := w.duties.Before(ctx, job); errors.Is(err, ErrSkip) {
+		if err := w.succeeded(job); err != nil {
+			return w.release(r, ev, start, pol.BackoffAfter(p, attempts), false, err)
+		}
+		ev.Type, ev.Duration, ev.Error = EventProcessed, w.now().Sub(start), err.Error()
+		w.report(ev)
+		return result{job: r, outcome: outcomeDone}
+	} else if err != nil {
+		return w.fail(r, ev, start, err)
 	}
 	handler, err := w.handlers.Lookup(p)
 	if err != nil {
-		return w.fail(r, ev, start, err)
+		return w.apply(r, ev, start, job, pol.Decide(Run{Payload: p, Ending: Unhandled, Err: err}), err, false)
 	}
 
-	timeout := w.opts.Timeout
-	if p.Timeout != nil && *p.Timeout > 0 {
-		timeout = time.Duration(*p.Timeout) * time.Second
-	}
-	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 	var count func() (int, error)
 	if attempts == 0 && counter != nil {
 		count = func() (int, error) { return w.countAttempts(counter, r) }
 	}
 	job.SetAttempts(attempts, count)
-	err, abandoned := w.runHandler(ctx, handler, job, r, timeout)
-	timedOut := errors.Is(err, context.DeadlineExceeded)
-
-	var release *jobs.ReleaseError
-	var failNow *jobs.FailError
+	err, abandoned := w.runHandler(ctx, handler, job, r, pol.RunTimeout(p))
+	if err == nil {
+		err = w.succeeded(job) // a duty that could not be done fails the attempt, as in Laravel
+	}
+	ending := Errored
 	switch {
 	case err == nil:
+		ending = Succeeded
+	case errors.Is(err, context.DeadlineExceeded):
+		ending = TimedOut
+	case ctx.Err() != nil:
+		ending = Interrupted // a hard stop cancelled the job: give it straight back, it did not fail
+	}
+	// A failure needs the count (backoff is indexed by it); the policy asks only then.
+	d := pol.Decide(Run{Payload: p, Ending: ending, Err: err, Attempts: func() int {
+		ev.Attempts = job.Attempts()
+		return ev.Attempts
+	}})
+	return w.apply(r, ev, start, job, d, err, abandoned)
+}
+
+// policy is the outcome policy under this worker's flags.
+func (w *Worker) policy() Policy {
+	return Policy{Tries: w.opts.Tries, Backoff: w.opts.Backoff, Timeout: w.opts.Timeout}
+}
+
+// apply carries out the policy's decision d for r, whose run returned err. job is nil when the
+// payload could not be decoded: there is nothing to run duties for.
+func (w *Worker) apply(r *connectors.Reserved, ev Event, start time.Time, job *jobs.Job, d Decision, err error, abandoned bool) result {
+	switch d.Action {
+	case DeleteJob:
 		ev.Type, ev.Duration = EventProcessed, w.now().Sub(start)
 		w.report(ev)
 		return result{job: r, outcome: outcomeDone}
-	case ctx.Err() != nil && !timedOut:
-		// A hard stop cancelled the job: give it straight back, it did not fail.
-		return w.release(r, ev, start, 0, abandoned, err)
-	case errors.As(err, &release):
-		return w.release(r, ev, start, release.Delay, abandoned, err)
-	case errors.As(err, &failNow), errors.Is(err, jobs.ErrBadCommand):
-		// A Laravel object job whose command qctl cannot decode (reported when the handler binds
-		// it) reads the same bytes on every attempt: retrying cannot help.
-		res := w.fail(r, ev, start, err)
-		res.abandoned = abandoned
-		return res
-	}
-	if timedOut {
-		limit := timeout
-		if te := (*jobs.TimeoutError)(nil); errors.As(err, &te) {
-			limit = te.Limit // the handler's own, shorter limit applied
+	case FailJob:
+		var res result
+		if job != nil {
+			res = w.failJob(r, ev, start, job, d.Reason)
+		} else {
+			res = w.fail(r, ev, start, d.Reason)
 		}
-		err = fmt.Errorf("%s: %w after %s", ev.Job, ErrTimedOut, limit)
-	}
-	ev.Attempts = job.Attempts() // a failure needs the count: backoff is indexed by it
-	if (timedOut && p.FailOnTimeout) || (maxTries > 0 && ev.Attempts >= maxTries) {
-		res := w.fail(r, ev, start, err)
 		res.abandoned = abandoned
 		return res
 	}
-	ev.Error = err.Error()
-	return w.release(r, ev, start, w.backoff(p, ev.Attempts), abandoned, err)
+	if d.Reason != nil { // a failed attempt, to be retried
+		ev.Error, err = d.Reason.Error(), d.Reason
+	}
+	return w.release(r, ev, start, d.Delay, abandoned, err)
+}
+
+// succeeded runs the after-success duties (the next job of a chain, the batch's count, the
+// unique lock). They run under the finish context: the job's own may be near its deadline.
+func (w *Worker) succeeded(job *jobs.Job) error {
+	ctx, cancel := w.finishContext()
+	defer cancel()
+	return w.duties.Succeeded(ctx, job)
+}
+
+// failJob runs the after-failure duties of a job that failed for good, then records it with
+// whatever the duties could not do added to its exception text.
+func (w *Worker) failJob(r *connectors.Reserved, ev Event, start time.Time, job *jobs.Job, cause error) result {
+	ctx, cancel := w.finishContext()
+	note := w.duties.Failed(ctx, job, cause)
+	cancel()
+	if note != "" {
+		cause = fmt.Errorf("%w\n%s", cause, note)
+	}
+	return w.fail(r, ev, start, cause)
 }
 
 // countAttempts asks a backend that counts attempts on demand for r's.
@@ -207,16 +233,6 @@ func (w *Worker) keepLease(r *connectors.Reserved) (stop func()) {
 	}
 }
 
-// backoff returns the delay before the next attempt: the payload's backoff, else --backoff.
-func (w *Worker) backoff(p *jobs.Payload, attempts int) time.Duration {
-	if p.Backoff != "" {
-		if list, err := jobs.ParseBackoff(p.Backoff); err == nil {
-			return jobs.BackoffFor(list, attempts)
-		}
-	}
-	return jobs.BackoffFor(w.opts.Backoff, attempts)
-}
-
 // release puts r back on its queue after delay. If that fails the job stays reserved and comes
 // back when its lease ends, so nothing is lost.
 func (w *Worker) release(r *connectors.Reserved, ev Event, start time.Time, delay time.Duration, abandoned bool, cause error) result {
@@ -231,18 +247,13 @@ func (w *Worker) release(r *connectors.Reserved, ev Event, start time.Time, dela
 	return result{job: r, outcome: outcomeReleased, abandoned: abandoned, err: cause}
 }
 
-// burier is a backend that can set a failed job aside itself (beanstalkd's bury).
-type burier interface {
-	Bury(ctx context.Context, job *connectors.Reserved) error
-}
-
 // fail records r in the failed store with cause; the loop then deletes it from the queue. With
 // BuryFailed on a backend that can bury, the job is buried instead (kept on the server, where
 // `qctl kick` brings it back). If neither can take it, the job is released so it is never lost.
 func (w *Worker) fail(r *connectors.Reserved, ev Event, start time.Time, cause error) result {
 	ctx, cancel := w.finishContext()
 	defer cancel()
-	if b, ok := w.queue.(burier); ok && w.opts.BuryFailed {
+	if b, ok := w.queue.(connectors.Burier); ok && w.opts.BuryFailed {
 		if err := b.Bury(ctx, r); err != nil {
 			w.report(Event{Type: EventError, Job: ev.Job, ID: r.ID, Queue: r.Queue, Error: "burying the failed job, releasing it instead: " + err.Error()})
 			return w.release(r, ev, start, time.Minute, false, cause)

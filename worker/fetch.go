@@ -1,6 +1,12 @@
 package worker
 
-import "github.com/qctl/qctl/connectors"
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+)
 
 // This file is how the loop gets jobs: it claims free slots and hands them to a fetcher, which
 // pops in strict queue priority and starts the jobs it got on the slot goroutines.
@@ -69,10 +75,14 @@ func (l *loop) takeFetch(f fetchResult) {
 	l.claimed -= f.claimed
 	l.inflight += f.started
 	if f.err != nil {
-		l.fetchErr = f.err
+		if !l.backingOff {
+			l.fetchErr = f.err
+		}
 		return
 	}
-	l.errorDelay = 0
+	if !f.paused {
+		l.outage.succeeded()
+	}
 	if f.started == 0 && !f.paused {
 		l.empty = true
 	}
@@ -82,6 +92,9 @@ func (l *loop) takeFetch(f fetchResult) {
 func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 	var got []*connectors.Reserved
 	for _, q := range l.w.opts.Queues {
+		if l.w.beat.queuePaused(q) {
+			continue // `qctl pause` or `queue:pause`: running jobs finish, no new one starts
+		}
 		for len(got) < n {
 			rs, err := l.popMany(q, n-len(got))
 			got = append(got, rs...)
@@ -99,15 +112,53 @@ func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 	return got, nil
 }
 
+// popTimeoutMax bounds one pop (or batch pop) when the lease allows more.
+const popTimeoutMax = 10 * time.Second
+
+// popTimeout bounds one pop. A server that stops answering without closing the connection (frozen
+// by SIGSTOP, swapped out, cut off by a firewall that drops packets) would otherwise hold the
+// fetch until the operating system gives up on the connection, many minutes later, with nothing
+// logged. It is also well inside the lease: a reservation whose answer comes after its lease ran
+// out may already be another worker's, and running it would run the job twice at once.
+func (w *Worker) popTimeout() time.Duration {
+	d := popTimeoutMax
+	if w.opts.Lease > 0 {
+		d = min(d, max(w.opts.Lease/2, time.Second))
+	}
+	return d
+}
+
 // popMany reserves up to n jobs of queue in one round trip when the backend can, else with n
 // pops at once, so a backend without batch pop (beanstalkd) still fills free slots in parallel.
 // Jobs reserved before an error are returned with it.
 func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
+	timeout := l.w.popTimeout()
+	ctx, cancel := context.WithTimeout(l.fetchCtx, timeout)
+	defer cancel()
+	got, err := l.popManyWithin(ctx, queue, n)
+	if l.fetchCtx.Err() != nil || ctx.Err() == nil {
+		return got, err
+	}
+	// The pop outlived its deadline. Jobs it still reserved (a driver that cannot interrupt a
+	// COMMIT waits for the server) were reserved at its start, more than half a lease ago, and
+	// may be another worker's by now: running them could run a job twice at once. They are left
+	// reserved and come back when their lease ends.
+	if len(got) > 0 {
+		l.w.report(Event{Type: EventError, Queue: queue, Error: fmt.Sprintf(
+			"a pop answered after its %s deadline; the %d job(s) it reserved are left to come back when their lease ends, since another worker may have them by now", timeout, len(got))})
+	}
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return nil, fmt.Errorf("popping from queue %q: no answer within %s: %w", queue, timeout, err)
+}
+
+func (l *loop) popManyWithin(ctx context.Context, queue string, n int) ([]*connectors.Reserved, error) {
 	if batch, ok := l.w.queue.(connectors.BatchPopper); ok && n > 1 {
-		return batch.PopN(l.fetchCtx, queue, n)
+		return batch.PopN(ctx, queue, n)
 	}
 	if n == 1 {
-		r, err := l.w.queue.Pop(l.fetchCtx, queue)
+		r, err := l.w.queue.Pop(ctx, queue)
 		if r == nil {
 			return nil, err
 		}
@@ -120,7 +171,7 @@ func (l *loop) popMany(queue string, n int) ([]*connectors.Reserved, error) {
 	out := make(chan popped, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			r, err := l.w.queue.Pop(l.fetchCtx, queue)
+			r, err := l.w.queue.Pop(ctx, queue)
 			out <- popped{r, err}
 		}()
 	}

@@ -1,6 +1,10 @@
 package worker
 
-import "time"
+import (
+	"time"
+
+	"github.com/qctl/qctl/jobs"
+)
 
 // Options are the `qctl work` flags, with Laravel's names and meanings.
 type Options struct {
@@ -20,6 +24,7 @@ type Options struct {
 	Timeout time.Duration
 	// KillGrace is how long a handler that ignores its cancelled context may go on before the
 	// worker gives up on it, releases its job and stops so a supervisor starts a fresh process.
+	// Zero means DefaultKillGrace.
 	KillGrace time.Duration
 	// Memory stops the worker (exit 12) after the current job once resident memory passes it, in bytes.
 	Memory uint64
@@ -45,6 +50,12 @@ type Options struct {
 	BuryFailed bool
 }
 
+// DefaultKillGrace is the worker's grace for a handler whose context ended. It is longer than an
+// exec handler's own grace (jobs.DefaultKillGrace) plus the moment it takes to kill the command's
+// group and return: such a handler always ends, and giving up on it first would make the worker
+// exit 13 ("may still be running") although nothing is left running.
+const DefaultKillGrace = jobs.DefaultKillGrace + time.Second
+
 // withDefaults fills the zero values that would make the worker misbehave.
 func (o Options) withDefaults() Options {
 	if len(o.Queues) == 0 {
@@ -54,7 +65,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 1
 	}
 	if o.KillGrace <= 0 {
-		o.KillGrace = 2 * time.Second
+		o.KillGrace = DefaultKillGrace
 	}
 	if o.Name == "" {
 		o.Name = "default"

@@ -30,8 +30,10 @@ type Worker struct {
 	failed   FailedLogger
 	report   Reporter
 	watch    func(*connectors.Reserved, bool)
+	duties   Duties
 	opts     Options
 	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
 	memory   func() uint64
 
 	stopOnce, killOnce sync.Once
@@ -39,6 +41,7 @@ type Worker struct {
 	wake               chan struct{} // nudges the loop after Pause/Resume
 	mu                 sync.RWMutex  // guards paused; read-held by each fetch while it pops and starts jobs
 	paused             bool
+	beat               *heartbeat // nil without Deps.Heartbeat (see heartbeat.go)
 }
 
 // Deps are a worker's collaborators.
@@ -48,31 +51,51 @@ type Deps struct {
 	Failed   FailedLogger
 	Report   Reporter         // nil discards events
 	Now      func() time.Time // nil = time.Now
-	Memory   func() uint64    // resident bytes; nil = this process's RSS
+	// After is the clock's timer for waits on a backend that does not answer; nil = time.After.
+	After  func(time.Duration) <-chan time.Time
+	Memory func() uint64 // resident bytes; nil = this process's RSS
 	// Watch, when set, hears of every reservation before its job runs (done false) and again once
 	// the job is deleted, released or failed (done true). `listen` children use it to tell the
 	// listener which job to release if it has to kill them.
 	Watch func(job *connectors.Reserved, done bool)
+	// Duties, when set, run around every job (Laravel's chains, batches, unique locks and
+	// encrypted commands); nil runs handlers alone.
+	Duties Duties
+	// Heartbeat, when set, registers the worker in its connection's fleet store and obeys the
+	// pause and terminate flags found there (see heartbeat.go).
+	Heartbeat *Heartbeat
+}
+
+// withDefaults fills the collaborators left nil.
+func (d Deps) withDefaults() Deps {
+	if d.Report == nil {
+		d.Report = func(Event) {}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.After == nil {
+		d.After = time.After
+	}
+	if d.Memory == nil {
+		d.Memory = residentMemory
+	}
+	if d.Watch == nil {
+		d.Watch = func(*connectors.Reserved, bool) {}
+	}
+	return d
 }
 
 // New returns a worker; it does nothing until Run.
 func New(d Deps, o Options) *Worker {
+	d = d.withDefaults()
 	w := &Worker{
 		queue: d.Queue, handlers: d.Handlers, failed: d.Failed, report: d.Report, opts: o.withDefaults(),
-		now: d.Now, memory: d.Memory, watch: d.Watch,
+		now: d.Now, after: d.After, memory: d.Memory, watch: d.Watch, duties: d.Duties,
 		stopCh: make(chan struct{}), killCh: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
-	if w.report == nil {
-		w.report = func(Event) {}
-	}
-	if w.now == nil {
-		w.now = time.Now
-	}
-	if w.memory == nil {
-		w.memory = residentMemory
-	}
-	if w.watch == nil {
-		w.watch = func(*connectors.Reserved, bool) {}
+	if w.duties == nil {
+		w.duties = noDuties{}
 	}
 	inner := w.report
 	w.report = func(e Event) {
@@ -82,6 +105,7 @@ func New(d Deps, o Options) *Worker {
 		e.Worker = w.opts.Name
 		inner(e)
 	}
+	w.beat = newHeartbeat(w, d.Heartbeat)
 	return w
 }
 
@@ -133,6 +157,7 @@ func (w *Worker) setPaused(p bool) {
 // Run pops and runs jobs until a stop condition and returns the reason. A non-nil error means
 // the worker could not run at all (for example, missing tables); reason is then "".
 func (w *Worker) Run(ctx context.Context) (StopReason, error) {
+	jobs.TieToProcess() // an exec handler must not run on once its worker is gone, however it went
 	jobCtx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	fetchCtx, cancelFetch := context.WithCancel(jobCtx)
@@ -156,6 +181,7 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
 		maxFetches: fetchesFor(w.queue),
 	}
+	l.outage = outage{report: w.report, now: w.now}
 	for range l.maxFetches {
 		go l.fetcher()
 	}
@@ -180,7 +206,9 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	}
 	w.report(Event{Type: EventStarting, Queue: strings.Join(w.opts.Queues, ",")})
 	l.completer = newCompleter(w.queue, w.report, 2*w.opts.Concurrency)
+	w.beat.start(ctx)
 	reason := l.run()
+	w.beat.stop()
 	l.completer.stop()
 	w.report(Event{Type: EventStopped, Reason: reason})
 	return reason, nil
@@ -205,10 +233,11 @@ type loop struct {
 	reason           StopReason
 	restartValue     string
 	restartCheckedAt time.Time
-	errorDelay       time.Duration
-	fetched          bool  // a pop was tried: limits checked "after a job" apply from now on
-	empty            bool  // a fetch found every queue empty
-	fetchErr         error // the last fetch's error, not yet acted on
+	outage           outage // the backend's failures since it last answered
+	backingOff       bool   // backOff is waiting: fetch errors are part of the outage it waits out
+	fetched          bool   // a pop was tried: limits checked "after a job" apply from now on
+	empty            bool   // a fetch found every queue empty
+	fetchErr         error  // the last fetch's error, not yet acted on
 }
 
 func (l *loop) run() StopReason {
@@ -250,7 +279,8 @@ func (l *loop) run() StopReason {
 			l.waitForWork()
 			continue
 		}
-		if w.isPaused() {
+		// Every queue paused counts as empty for --once and --stop-when-empty, as in Laravel.
+		if w.isPaused() || w.beat.everyQueuePaused() && !w.opts.Once && !w.opts.StopWhenEmpty {
 			l.idle(time.Hour)
 			continue
 		}
@@ -328,7 +358,7 @@ func (l *loop) stopCondition() StopReason {
 		return StopInterrupted
 	default:
 	}
-	if w.opts.MaxJobs > 0 && l.processed >= w.opts.MaxJobs || w.opts.Once && l.processed >= 1 {
+	if l.jobLimitReached() {
 		return StopMaxJobs
 	}
 	if w.opts.MaxTime > 0 && w.now().Sub(l.started) >= w.opts.MaxTime {
@@ -342,6 +372,12 @@ func (l *loop) stopCondition() StopReason {
 		return StopRestart
 	}
 	return ""
+}
+
+// jobLimitReached reports whether --max-jobs (or --once) jobs have been processed.
+func (l *loop) jobLimitReached() bool {
+	o := l.w.opts
+	return o.MaxJobs > 0 && l.processed >= o.MaxJobs || o.Once && l.processed >= 1
 }
 
 // readRestart remembers the restart signal's value at start; a later change means `qctl restart`.
@@ -375,11 +411,16 @@ func (l *loop) restartRequested() bool {
 }
 
 // waitForWork waits after finding every queue empty: blocking on the first queue when the backend
-// can, else sleeping --sleep. Running jobs finishing, or a stop, end the wait early.
+// can (for block_for, or for --sleep on a connectors.SleepWaiter), else sleeping --sleep. Running
+// jobs finishing, or a stop, end the wait early.
 func (l *loop) waitForWork() {
 	w := l.w
-	if waiter, ok := w.queue.(connectors.Waiter); ok && w.opts.BlockFor > 0 && l.inflight == 0 {
-		if _, err := waiter.Wait(l.fetchCtx, w.opts.Queues[0], w.opts.BlockFor); err != nil && l.fetchCtx.Err() == nil {
+	d := w.opts.BlockFor
+	if _, ok := w.queue.(connectors.SleepWaiter); ok && d == 0 {
+		d = max(w.opts.Sleep, time.Millisecond)
+	}
+	if waiter, ok := w.queue.(connectors.Waiter); ok && d > 0 && l.inflight == 0 {
+		if _, err := waiter.Wait(l.fetchCtx, w.beat.firstActive(w.opts.Queues), d); err != nil && l.fetchCtx.Err() == nil {
 			l.backOff(err)
 		}
 		return
@@ -414,16 +455,4 @@ func (l *loop) sleep(d time.Duration) {
 	case <-t.C:
 	case <-l.fetchCtx.Done():
 	}
-}
-
-// backOff reports a backend error and waits before the next try, doubling up to 30 s, so a
-// worker whose database went away neither exits nor spins.
-func (l *loop) backOff(err error) {
-	if l.errorDelay == 0 {
-		l.errorDelay = time.Second
-	} else if l.errorDelay *= 2; l.errorDelay > 30*time.Second {
-		l.errorDelay = 30 * time.Second
-	}
-	l.w.report(Event{Type: EventError, Error: err.Error() + " (retrying in " + l.errorDelay.String() + ")"})
-	l.idle(l.errorDelay)
 }

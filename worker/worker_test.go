@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -412,6 +413,46 @@ func TestPauseStopsPoppingUntilResume(t *testing.T) {
 	<-done
 }
 
+// waitSpy is the database queue, telling when the worker begins a Wait.
+type waitSpy struct {
+	*dbqueue.Queue
+	waiting chan struct{}
+}
+
+func (s waitSpy) Wait(ctx context.Context, queue string, d time.Duration) (bool, error) {
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+	}
+	return s.Queue.Wait(ctx, queue, d)
+}
+
+// TestIdleWorkerWaitsInsteadOfSleeping: with a --sleep far longer than the test, an idle worker on
+// a database queue (no block_for) waits on the queue, and a job pushed by another connection
+// while it waits runs at once.
+func TestIdleWorkerWaitsInsteadOfSleeping(t *testing.T) {
+	b := setup(t)
+	ran := make(chan struct{}, 1)
+	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { ran <- struct{}{}; return nil })
+	spy := waitSpy{Queue: b.queue, waiting: make(chan struct{}, 1)}
+	w := worker.New(worker.Deps{Queue: spy, Handlers: b.handlers, Failed: b.failed, Now: b.clock.Now},
+		worker.Options{Connection: "database", Sleep: time.Minute})
+	done := make(chan worker.StopReason)
+	go func() { r, _ := w.Run(context.Background()); done <- r }()
+	defer func() { w.Stop(); <-done }()
+	select {
+	case <-spy.waiting:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the idle worker never waited on the queue")
+	}
+	b.push("default", "Tick", nil)
+	select {
+	case <-ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a job pushed while the worker waited did not run within 30s (its --sleep is a minute)")
+	}
+}
+
 func TestConcurrencyRunsJobsAtOnce(t *testing.T) {
 	b := setup(t)
 	const n = 4
@@ -514,6 +555,42 @@ func TestRestartSignalStopsTheWorker(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker did not stop after a restart broadcast")
+	}
+}
+
+// TestTwoRestartsWithinOneSecond: `qctl restart` stores Unix seconds, as PHP does, yet a second
+// restart in the same second stores a later second, so a worker started between the two sees
+// the second one as a change and stops too.
+func TestTwoRestartsWithinOneSecond(t *testing.T) {
+	b := setup(t)
+	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { return nil })
+	at := time.Unix(1796287684, 100_000_000) // both broadcasts happen within this second
+	var values []string
+	for i := range 2 {
+		w := b.worker(worker.Options{})
+		done := make(chan worker.StopReason)
+		go func() { r, _ := w.Run(context.Background()); done <- r }()
+		b.push("default", "Tick", nil)
+		for b.events.count(worker.EventProcessed) <= i { // it has read the signal's value
+			time.Sleep(5 * time.Millisecond)
+		}
+		v, err := connectors.BroadcastRestartAt(context.Background(), b.queue, at.Add(time.Duration(i)*300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+		b.clock.Advance(2 * time.Second) // the worker reads the signal at most once a second
+		select {
+		case r := <-done:
+			if r != worker.StopRestart {
+				t.Fatalf("worker %d stopped for %s, want restart", i+1, r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("worker %d did not stop after restart %d (values stored: %v)", i+1, i+1, values)
+		}
+	}
+	if want := []string{"1796287684", "1796287685"}; !slices.Equal(values, want) {
+		t.Errorf("restart values = %v, want Unix seconds %v", values, want)
 	}
 }
 

@@ -270,7 +270,7 @@ func (q *Queue) DeleteN(ctx context.Context, jobs []*connectors.Reserved) error 
 		}
 		errs = append(errs, d.end(err))
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs...)
 }
 
 // holder names a connection: its server's index and its id.

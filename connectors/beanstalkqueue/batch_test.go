@@ -232,3 +232,21 @@ func TestLazyAttemptsReleaseAndBuryKeepThePriority(t *testing.T) {
 		t.Fatalf("CountAttempts after Bury = %v, want ErrLeaseLost", err)
 	}
 }
+
+// A worker logs one line per error: DeleteN's error for several jobs must not span lines.
+func TestDeleteNErrorIsOneLine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q1, q2 := openShared(t, Options{}), openShared(t, Options{})
+	tube := tubeName(t, "one-line")
+	mustPush(t, q1, tube, "a", 0, 1)
+	mustPush(t, q1, tube, "b", 0, 1)
+	jobs := []*connectors.Reserved{mustPop(t, q1, tube), mustPop(t, q1, tube)}
+	err := q2.DeleteN(ctx, jobs) // reserved through another Queue: refused, twice
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("DeleteN = %q, want one error on one line", err)
+	}
+	if err := q1.DeleteN(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+}

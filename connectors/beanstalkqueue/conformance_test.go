@@ -41,7 +41,20 @@ func TestConformance(t *testing.T) {
 		Open: func(t *testing.T, _ *connectortest.Clock, retryAfter time.Duration) connectors.Queue {
 			return openShared(t, Options{RetryAfter: retryAfter})
 		},
+		Private: private(func(q *Queue) connectors.Queue { return q }),
 	})
+}
+
+// private returns the suite's Private: a beanstalkd of the test's own, since the restart signal
+// is one tube per server and a broadcast on the shared one would stop other tests' workers.
+// wrap makes each Queue opened on it the connector under test.
+func private(wrap func(*Queue) connectors.Queue) func(t *testing.T) connectortest.Opener {
+	return func(t *testing.T) connectortest.Opener {
+		srv := startServer(t, freeAddr(t))
+		return func(t *testing.T, _ *connectortest.Clock, retryAfter time.Duration) connectors.Queue {
+			return wrap(openShared(t, Options{Addr: srv.addr, RetryAfter: retryAfter}))
+		}
+	}
 }
 
 // countingQueue is a Queue that does not count at pop but counts right after each pop,
@@ -81,5 +94,9 @@ func TestConformanceWithLazyAttempts(t *testing.T) {
 			q.CountAttemptsAtPop(false)
 			return countingQueue{q}
 		},
+		Private: private(func(q *Queue) connectors.Queue {
+			q.CountAttemptsAtPop(false)
+			return countingQueue{q}
+		}),
 	})
 }

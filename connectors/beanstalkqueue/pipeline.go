@@ -228,7 +228,7 @@ func jobStats(reserves, pri, ttr string) (attempts int, res reservation, err err
 	r, err1 := strconv.Atoi(reserves)
 	p, err2 := strconv.ParseUint(pri, 10, 32)
 	t, err3 := strconv.ParseInt(ttr, 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	if err := joinErrors(err1, err2, err3); err != nil {
 		return 0, res, fmt.Errorf("unreadable stats-job reply (reserves %q, pri %q, ttr %q): %w", reserves, pri, ttr, err)
 	}
 	return r, reservation{pri: uint32(p), ttr: time.Duration(t) * time.Second}, nil

@@ -115,6 +115,7 @@ var (
 	_ connectors.BulkPusher     = (*Queue)(nil)
 	_ connectors.AttemptCounter = (*Queue)(nil)
 	_ connectors.PriorityPusher = (*Queue)(nil)
+	_ connectors.Burier         = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.
@@ -172,7 +173,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	if len(errs) == len(q.servers) {
 		q.Close()
-		return nil, errors.Join(errs...)
+		return nil, joinErrors(errs...)
 	}
 	return q, nil
 }

@@ -2,6 +2,7 @@ package beanstalkqueue
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	beanstalk "github.com/beanstalkd/go-beanstalk"
@@ -53,5 +54,23 @@ func TestRestartSignalLivesOnTheTubesServer(t *testing.T) {
 		if (s.addr == owner) != (err == nil) {
 			t.Fatalf("peek-ready %s on %s = %v; the signal must be on %s only", restartTube, s.addr, err, owner)
 		}
+	}
+}
+
+// The restart signal lives in a tube of qctl's own, which is no queue: `qctl status` must not
+// list it.
+func TestQueuesLeaveOutTheRestartTube(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := openShared(t, Options{Addr: startServer(t, freeAddr(t)).addr})
+	if err := q.BroadcastRestart(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	names, err := q.Queues(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names, restartTube) {
+		t.Fatalf("Queues = %q, want no %q", names, restartTube)
 	}
 }

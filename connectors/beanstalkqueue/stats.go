@@ -53,7 +53,8 @@ func (q *Queue) QueueStats(ctx context.Context, tube string) (connectors.QueueSt
 }
 
 // Queues lists the tubes of every server (list-tubes), sorted, leaving out beanstalkd's
-// "default" tube when it holds no job: the server always has it.
+// "default" tube when it holds no job (the server always has it) and the tube of qctl's restart
+// signal, which is no queue.
 func (q *Queue) Queues(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	for _, s := range q.servers {
@@ -72,7 +73,7 @@ func (q *Queue) Queues(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("list tubes: %w", err)
 		}
 		for _, t := range tubes {
-			seen[t] = true
+			seen[t] = t != restartTube // qctl's own, not a queue
 		}
 	}
 	if seen["default"] {
@@ -81,8 +82,10 @@ func (q *Queue) Queues(ctx context.Context) ([]string, error) {
 		}
 	}
 	names := make([]string, 0, len(seen))
-	for t := range seen {
-		names = append(names, t)
+	for t, queue := range seen {
+		if queue {
+			names = append(names, t)
+		}
 	}
 	slices.Sort(names)
 	return names, nil

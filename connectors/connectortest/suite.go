@@ -19,12 +19,21 @@ import (
 	"github.com/qctl/qctl/connectors"
 )
 
+// Opener returns a connector whose reservations last retryAfter and which reads the time from
+// clock (unless RealTime). It may be called several times in one test: every instance must see the
+// same jobs, like worker processes sharing a backend. It registers its own cleanup.
+type Opener func(t *testing.T, clock *Clock, retryAfter time.Duration) connectors.Queue
+
 // Options describes the connector under test.
 type Options struct {
-	// Open returns a connector whose reservations last retryAfter and which reads the time from
-	// clock (unless RealTime). It may be called several times in one test: every instance must
-	// see the same jobs, like worker processes sharing a backend. Open registers its own cleanup.
-	Open func(t *testing.T, clock *Clock, retryAfter time.Duration) connectors.Queue
+	// Open opens the connector under test on the backend every test of a Run shares.
+	Open Opener
+	// Private, when set, starts a backend of the test's own and returns an Opener for it. The
+	// suite uses it for state a backend keeps once for all its queues, which queue names cannot
+	// isolate and which other tests' workers read (beanstalkd keeps one restart signal per
+	// server). Without it such tests use Open, whose backend must then keep that state per Run
+	// (a Redis key prefix, a signals table of the Run's own).
+	Private func(t *testing.T) Opener
 	// RealTime is true for backends that keep time on the server (beanstalkd's delay and TTR):
 	// the suite then waits for real, with one-second delays and leases, instead of advancing clock.
 	RealTime bool
@@ -55,6 +64,10 @@ func Run(t *testing.T, o Options) {
 		{"BulkPush", testBulkPush},
 		{"LeaseExtension", testLeaseExtension},
 		{"WaitWakesOnPush", testWaitWakes},
+		{"StatsCountEachState", testStatsCounts},
+		{"StatsWhenJobsBecomeReady", testStatsBecomeReady},
+		{"StatsListQueues", testStatsQueues},
+		{"RestartSignal", testRestartSignal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

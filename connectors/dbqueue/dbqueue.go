@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qctl/qctl/connectors"
@@ -50,6 +51,13 @@ type Options struct {
 	// restart signal then lives there, under CachePrefix + "illuminate:queue:restart", so `qctl
 	// restart` and `php artisan queue:restart` stop each other's workers. qctl never creates it.
 	CacheTable, CachePrefix string
+	// NotifyTrigger (PostgreSQL) makes Targets include the trigger that NOTIFYs rows inserted
+	// by PHP, so `qctl migrate` creates it; qctl's own pushes notify with or without it.
+	NotifyTrigger bool
+	// FleetTable keeps the worker registry and, without CacheTable, the fleet's flags; ""
+	// means "qctl_fleet". Open does not require it: only fleet operations fail until `qctl
+	// migrate` creates it.
+	FleetTable string
 }
 
 // Queue is a connection to one jobs table. It is safe for concurrent use.
@@ -63,10 +71,20 @@ type Queue struct {
 	now        func() time.Time
 	sql        statements
 	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
+	*Fleet                   // the connectors.Fleet ability, on the same connections
 	bulk       bulkMode
 	maxPacket  int64 // MySQL's max_allowed_packet, read at Open; 0 elsewhere
 	closeOnce  sync.Once
 	closeErr   error
+
+	// Waiting (wait.go, listen.go).
+	wake        *wakeup
+	dsn         string // as configured: PostgreSQL's listening connection dials it; SharesDatabase
+	channel     string // PostgreSQL: the NOTIFY channel of the table
+	walFile     string // SQLite: the write-ahead log, whose changes a wait looks for
+	listenStart sync.Once
+	listening   *listener // set by the first Wait on PostgreSQL
+	listenPID   atomic.Uint32
 }
 
 var (
@@ -76,7 +94,11 @@ var (
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.LockReleaser  = (*Queue)(nil)
 	_ connectors.SerialPopper  = (*Queue)(nil)
+	_ connectors.TxPusher      = (*Queue)(nil)
+	_ connectors.SleepWaiter   = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -89,6 +111,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		signals:    o.SignalsTable,
 		retryAfter: ceilSeconds(o.RetryAfter),
 		now:        o.Now,
+		wake:       newWakeup(),
+		dsn:        o.DSN,
 	}
 	if q.table == "" {
 		q.table = "jobs"
@@ -123,6 +147,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	gdb, err := sqldb.Open(ctx, o.Dialect, o.DSN)
 	if err != nil {
+		if errors.Is(err, sqldb.ErrUnreachable) {
+			err = fmt.Errorf("%w: %w", connectors.ErrUnavailable, err)
+		}
 		return nil, fail(err)
 	}
 	q.db, err = gdb.DB()
@@ -132,7 +159,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	o.Table, o.SignalsTable = q.table, q.signals
 	targets := o.Targets()
 	if o.AutoMigrate {
-		_, err = migrations.Apply(ctx, gdb, o.Dialect, targets...)
+		_, err = migrations.Apply(ctx, gdb, o.Dialect, append(targets, o.FleetTarget())...)
 	} else {
 		var missing []migrations.Target
 		missing, err = migrations.Missing(ctx, gdb, targets...)
@@ -158,16 +185,28 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		}
 		return nil, fail(err)
 	}
+	q.channel = sqldb.NotifyChannel(q.table)
+	if o.Dialect == sqldb.SQLite {
+		q.walFile = sqldb.SQLitePath(o.DSN) + "-wal"
+	}
 	q.sql = buildStatements(o.Dialect, q.table, q.signals, q.cols, q.retryAfter > 0)
+	q.Fleet, err = NewFleet(q.db, o.Dialect, FleetOptions{Table: o.FleetTable, CacheTable: o.CacheTable, CachePrefix: o.CachePrefix, Now: q.now})
+	if err != nil {
+		q.db.Close()
+		return nil, fail(err)
+	}
 	return q, nil
 }
 
 // PopsAreSerial reports true on SQLite, whose single writer makes pops wait for one another.
 func (q *Queue) PopsAreSerial() bool { return q.dialect == sqldb.SQLite }
 
-// Close closes the database connections. It is safe to call twice.
+// Close stops listening and closes the database connections. It is safe to call twice.
 func (q *Queue) Close() error {
-	q.closeOnce.Do(func() { q.closeErr = q.db.Close() })
+	q.closeOnce.Do(func() {
+		q.stopListening()
+		q.closeErr = q.db.Close()
+	})
 	return q.closeErr
 }
 
@@ -187,8 +226,12 @@ func ceilSeconds(d time.Duration) int64 {
 func (q *Queue) fail(op string, err error) error { return q.failOn(op, q.table, err) }
 
 // failOn is fail naming table.
-func (q *Queue) failOn(op, table string, err error) error {
-	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, q.dialect)
+func (q *Queue) failOn(op, table string, err error) error { return failOn(q.dialect, op, table, err) }
+
+// failOn wraps err with the operation, table and dialect, translating connection failures into
+// connectors.ErrUnavailable and a missing table into connectors.ErrNotMigrated.
+func failOn(dialect, op, table string, err error) error {
+	prefix := fmt.Sprintf("dbqueue: %s %q (%s)", op, table, dialect)
 	switch {
 	case sqldb.IsConnectionError(err):
 		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrUnavailable, err)

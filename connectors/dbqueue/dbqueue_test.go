@@ -383,3 +383,42 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestPushRefusesBytesTheTableCannotHold pushes payloads holding invalid UTF-8 and NUL. SQLite
+// stores them as they are; PostgreSQL and MySQL refuse what their text cannot hold with an error
+// that names the byte, instead of the server's bare "invalid byte sequence" or, on MySQL without
+// strict mode, a payload silently cut short.
+func TestPushRefusesBytesTheTableCannotHold(t *testing.T) {
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			q := setup(t, dialect).open(t, connectortest.NewClock(), time.Minute)
+			for _, p := range []string{"{\"a\":\"\xff\"}", "{\"a\":\"\x00\"}"} {
+				refused := dialect == sqldb.Postgres || dialect == sqldb.MySQL && p[6] == 0xff
+				_, err := q.Push(ctx, "default", []byte(p), 0)
+				_, bulkErr := q.PushBulk(ctx, "default", [][]byte{[]byte(`{}`), []byte(p)}, 0)
+				for _, err := range []error{err, bulkErr} {
+					if !refused {
+						if err != nil {
+							t.Fatalf("push %q: %v", p, err)
+						}
+						continue
+					}
+					if err == nil || !strings.Contains(err.Error(), "byte 6 (0x") || !strings.Contains(err.Error(), "cannot store") {
+						t.Errorf("push %q: error %v, want one naming byte 6", p, err)
+					}
+				}
+			}
+			want := int64(6) // each payload once alone, once in a bulk push after "{}"
+			if dialect == sqldb.Postgres {
+				want = 0
+			} else if dialect == sqldb.MySQL {
+				want = 3 // only the NUL payload's
+			}
+			if n, err := q.Size(ctx, "default"); err != nil || n != want {
+				t.Fatalf("Size = %d, %v; want %d (a refused bulk push stores none of its payloads)", n, err, want)
+			}
+		})
+	}
+}

@@ -88,6 +88,7 @@ func (q *Queue) Release(ctx context.Context, job *connectors.Reserved, delay tim
 	if err != nil {
 		return q.fail("release", err)
 	}
+	q.pushed(job.Queue, available, now)
 	return nil
 }
 

@@ -27,7 +27,9 @@ type laravelCache struct {
 	table    string
 	key      string // CachePrefix + laravelRestartKey; DatabaseStore adds no separator
 	get, set string
-	postgres bool // DatabaseStore base64-encodes values with NUL bytes on PostgreSQL
+	prefix   string // the cache prefix, in front of lock names too
+	release  string // deletes a lock from the lock table
+	postgres bool   // DatabaseStore base64-encodes values with NUL bytes on PostgreSQL
 }
 
 func newLaravelCache(dialect, table, prefix string) (*laravelCache, error) {
@@ -35,7 +37,8 @@ func newLaravelCache(dialect, table, prefix string) (*laravelCache, error) {
 		return nil, fmt.Errorf("cache_table: %w", err)
 	}
 	t, k := sqldb.Quote(dialect, table), sqldb.Quote(dialect, "key")
-	c := &laravelCache{table: table, key: prefix + laravelRestartKey, postgres: dialect == sqldb.Postgres}
+	c := &laravelCache{table: table, key: prefix + laravelRestartKey, prefix: prefix, postgres: dialect == sqldb.Postgres}
+	c.release = sqldb.Placeholders(dialect, "DELETE FROM "+sqldb.Quote(dialect, table+"_locks")+" WHERE "+k+" = ?")
 	c.get = sqldb.Placeholders(dialect, "SELECT value, expiration FROM "+t+" WHERE "+k+" = ?")
 	upsert := " ON CONFLICT (" + k + ") DO UPDATE SET value = excluded.value, expiration = excluded.expiration"
 	if dialect == sqldb.MySQL {
@@ -61,12 +64,18 @@ func (c *laravelCache) read(ctx context.Context, db *sql.DB, now int64) (string,
 	if now >= expiration {
 		return "", nil // DatabaseStore treats it as gone
 	}
-	if c.postgres && !strings.ContainsAny(value, ":;") {
+	return unserializeScalar(decodeCacheValue(c.postgres, value)), nil
+}
+
+// decodeCacheValue undoes DatabaseStore's base64 encoding of a value with NUL bytes on
+// PostgreSQL; a serialized value always holds ':' or ';', which base64 never does.
+func decodeCacheValue(postgres bool, value string) string {
+	if postgres && !strings.ContainsAny(value, ":;") {
 		if b, err := base64.StdEncoding.DecodeString(value); err == nil {
-			value = string(b)
+			return string(b)
 		}
 	}
-	return unserializeScalar(value), nil
+	return value
 }
 
 // write stores value as Cache::forever does: an integer as PHP's i:N;, anything else as a string.

@@ -26,6 +26,8 @@ type layout struct {
 	available string // unix second the job becomes due
 	created   string // unix second of the push (or of the release, which inserts anew)
 	kind      migrations.Kind
+	// notifyKind is the migration of the table's notify_trigger (PostgreSQL).
+	notifyKind migrations.Kind
 }
 
 // layoutFor returns format's layout; "" means FormatLaravel.
@@ -33,23 +35,35 @@ func layoutFor(format string) (layout, error) {
 	switch format {
 	case "", FormatLaravel:
 		return layout{format: FormatLaravel, reserved: "reserved_at", available: "available_at",
-			created: "created_at", kind: migrations.Jobs}, nil
+			created: "created_at", kind: migrations.Jobs, notifyKind: migrations.JobsNotify}, nil
 	case FormatThink:
 		return layout{format: FormatThink, reserved: "reserve_time", available: "available_time",
-			created: "create_time", kind: migrations.ThinkJobs}, nil
+			created: "create_time", kind: migrations.ThinkJobs, notifyKind: migrations.ThinkJobsNotify}, nil
 	}
 	return layout{}, fmt.Errorf("unknown format %q (want %q or %q)", format, FormatLaravel, FormatThink)
 }
 
 // Targets returns the tables a Queue opened with o needs, the jobs table in o.Format's layout and
-// the signals table, so `qctl migrate` creates exactly what Open checks for. An unknown format
+// the signals table (and the jobs table's trigger with NotifyTrigger), so `qctl migrate` creates
+// exactly what Open checks for. An unknown format
 // gets Laravel's jobs table; Open refuses it.
 func (o Options) Targets() []migrations.Target {
 	l, err := layoutFor(o.Format)
 	if err != nil {
 		l, _ = layoutFor(FormatLaravel)
 	}
-	return []migrations.Target{{Kind: l.kind, Table: o.Table}, {Kind: migrations.Signals, Table: o.SignalsTable}}
+	targets := []migrations.Target{{Kind: l.kind, Table: o.Table}, {Kind: migrations.Signals, Table: o.SignalsTable}}
+	if o.NotifyTrigger {
+		targets = append(targets, migrations.Target{Kind: l.notifyKind, Table: o.Table})
+	}
+	return targets
+}
+
+// FleetTarget is the fleet table a Queue opened with o keeps its worker registry in: `qctl
+// migrate` creates it, but Open does not require it, so a database migrated before it existed
+// still runs jobs.
+func (o Options) FleetTarget() migrations.Target {
+	return migrations.Target{Kind: migrations.Fleet, Table: o.FleetTable}
 }
 
 // check refuses a jobs table made for the other format, naming the config key to change: pushes

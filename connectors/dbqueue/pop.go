@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
@@ -44,6 +45,7 @@ func (q *Queue) reserveArgs(now int64, queue string, n int) []any {
 }
 
 func (q *Queue) reserve(ctx context.Context, op, queue string, n int) ([]*connectors.Reserved, error) {
+	q.wake.popping(queue)
 	now := q.unix()
 	var (
 		jobs []*connectors.Reserved
@@ -59,6 +61,9 @@ func (q *Queue) reserve(ctx context.Context, op, queue string, n int) ([]*connec
 	}
 	if err != nil {
 		return nil, q.fail(op, err)
+	}
+	if len(jobs) > 0 && q.dialect != sqldb.Postgres {
+		q.wake.worked(time.Now())
 	}
 	for _, j := range jobs {
 		j.Queue = queue
@@ -97,18 +102,28 @@ func (q *Queue) reserveReturning(ctx context.Context, now int64, queue string, n
 }
 
 // reserveMySQL pops in one transaction: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE the rows it
-// locked.
+// locked. The transaction is run as statements on one connection rather than as a sql.Tx, whose
+// COMMIT takes no context: a server that stopped answering would hold a COMMIT (and the worker's
+// fetch) past the pop's deadline, until the connection's read timeout. Every statement here is
+// cut off by ctx, which closes the connection; a COMMIT the server still reads after that may
+// commit a reservation nobody received, and the job then waits out its lease, as after a crash.
 func (q *Queue) reserveMySQL(ctx context.Context, now int64, queue string, n int) (jobs []*connectors.Reserved, err error) {
-	tx, err := q.db.BeginTx(ctx, nil)
+	conn, err := q.db.Conn(ctx)
 	if err != nil {
+		return nil, err
+	}
+	defer conn.Close() // a connection ctx cut off is closed, and the pool drops it
+	if _, err = conn.ExecContext(ctx, "START TRANSACTION"); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			rollbackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_, _ = conn.ExecContext(rollbackCtx, "ROLLBACK")
 		}
 	}()
-	rows, err := tx.QueryContext(ctx, q.sql.pop, q.reserveArgs(now, queue, n)...)
+	rows, err := conn.QueryContext(ctx, q.sql.pop, q.reserveArgs(now, queue, n)...)
 	if err != nil {
 		return nil, err
 	}
@@ -132,16 +147,21 @@ func (q *Queue) reserveMySQL(ctx context.Context, now int64, queue string, n int
 		return nil, err
 	}
 	if len(jobs) == 0 {
-		return nil, tx.Rollback()
-	}
-	if _, err = tx.ExecContext(ctx, inList(q.sql.reservePrefix, len(jobs)), args...); err != nil {
+		_, err = conn.ExecContext(ctx, "ROLLBACK")
 		return nil, err
 	}
-	if err = tx.Commit(); err != nil {
+	if _, err = conn.ExecContext(ctx, inList(q.sql.reservePrefix, len(jobs)), args...); err != nil {
+		return nil, err
+	}
+	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return nil, err
 	}
 	return jobs, nil
 }
+
+// rollbackTimeout bounds the ROLLBACK after a failed pop, which runs even when the pop's own
+// context has ended.
+const rollbackTimeout = 5 * time.Second
 
 // byID orders reservations by row id. IDs are decimal without leading zeros, so a shorter one is
 // smaller, and equal lengths compare as strings.

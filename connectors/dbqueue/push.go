@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/internal/sqldb"
 )
 
@@ -78,7 +79,7 @@ func (q *Queue) fits(payload []byte) error {
 
 // Push inserts one job, ready at now+delay, and returns its row id.
 func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay time.Duration) (string, error) {
-	if err := q.fits(payload); err != nil {
+	if err := q.checkStorable(payload); err != nil {
 		return "", q.fail("push", err)
 	}
 	now := q.unix()
@@ -95,19 +96,28 @@ func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay ti
 	} else if err := q.db.QueryRowContext(ctx, q.sql.push, args...).Scan(&id); err != nil {
 		return "", q.fail("push", err)
 	}
+	q.pushed(queue, now+ceilSeconds(delay), now)
 	return strconv.FormatInt(id, 10), nil
 }
 
 // PushBulk inserts payloads in multi-row INSERTs inside one transaction, so either every job is
 // pushed or none, and returns their ids in payload order.
 func (q *Queue) PushBulk(ctx context.Context, queue string, payloads [][]byte, delay time.Duration) (ids []string, err error) {
+	return q.PushBulkWith(ctx, queue, payloads, delay)
+}
+
+// SharesDatabase reports whether dialect and dsn name this queue's own database.
+func (q *Queue) SharesDatabase(dialect, dsn string) bool { return dialect == q.dialect && dsn == q.dsn }
+
+// PushBulkWith is PushBulk that also runs also in its transaction, after the INSERTs: the jobs
+// and those changes commit together or not at all. A statement whose Expect is not -1 and that
+// changes another number of rows rolls everything back with ErrConflict.
+func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byte, delay time.Duration, also ...connectors.Statement) (ids []string, err error) {
 	if len(payloads) == 0 {
 		return nil, nil
 	}
-	for _, p := range payloads {
-		if err := q.fits(p); err != nil {
-			return nil, q.fail("push bulk", err)
-		}
+	if err := q.checkStorable(payloads...); err != nil {
+		return nil, q.fail("push bulk", err)
 	}
 	now := q.unix()
 	available := now + ceilSeconds(delay)
@@ -134,10 +144,47 @@ func (q *Queue) PushBulk(ctx context.Context, queue string, payloads [][]byte, d
 		ids = append(ids, got...)
 		start = end
 	}
+	for _, st := range also {
+		res, err := tx.ExecContext(ctx, sqldb.Placeholders(q.dialect, st.SQL), st.Args...)
+		if err != nil {
+			return nil, q.fail("push bulk", err)
+		}
+		if n, err := res.RowsAffected(); st.Expect >= 0 && (err != nil || n != st.Expect) {
+			return nil, fmt.Errorf("%w: %d rows changed, want %d", connectors.ErrConflict, n, st.Expect)
+		}
+	}
 	if err = tx.Commit(); err != nil {
 		return nil, q.fail("push bulk", err)
 	}
+	q.pushed(queue, available, now)
 	return ids, nil
+}
+
+// checkStorable refuses a payload the jobs table's text column cannot hold, naming the byte and
+// the remedy, where the server would say only "invalid byte sequence" (or, MySQL without strict
+// mode, store the payload cut short at that byte).
+func (q *Queue) checkStorable(payloads ...[]byte) error {
+	for _, p := range payloads {
+		if err := q.fits(p); err != nil {
+			return err
+		}
+	}
+	for n, p := range payloads {
+		i := sqldb.FirstRefused(q.dialect, p)
+		if i < 0 {
+			continue
+		}
+		what := "invalid UTF-8"
+		if p[i] == 0 {
+			what = "NUL"
+		}
+		which := ""
+		if len(payloads) > 1 {
+			which = fmt.Sprintf(" %d", n+1)
+		}
+		return fmt.Errorf("payload%s: byte %d (0x%02x) is %s, which a %s text column cannot store: payloads must be UTF-8 text without NUL (encode binary data, e.g. as base64)", which, i, p[i], what, q.dialect)
+	}
+	return nil
 }
 
 // insertChunk inserts one chunk and returns its ids in order.

@@ -51,3 +51,17 @@ func (q *Queue) cacheFail(op string, err error) error {
 	}
 	return q.failOn(op, q.cache.table, err)
 }
+
+// ForceReleaseLock deletes a lock of Laravel's DatabaseStore, as DatabaseLock::forceRelease
+// does, from the cache's lock table (cache_table + "_locks", as `php artisan cache:table` names
+// it). Without a cache_table, or without its lock table, there is no lock qctl can know of.
+func (q *Queue) ForceReleaseLock(ctx context.Context, name string) error {
+	if q.cache == nil {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, q.cache.release, q.cache.prefix+name)
+	if err == nil || sqldb.IsUndefinedTable(err) {
+		return nil
+	}
+	return q.failOn("release lock", q.cache.table+"_locks", err)
+}

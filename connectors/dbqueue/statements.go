@@ -11,7 +11,9 @@ import (
 // Laravel's time columns; a think-format Queue's texts use think-queue's (see layout).
 type statements struct {
 	// push inserts one ready-or-delayed job. Args: queue, payload, available_at, created_at.
-	// Returns the id (RETURNING) except on MySQL, which reports it as LastInsertId.
+	// Returns the id (RETURNING) except on MySQL, which reports it as LastInsertId. On PostgreSQL
+	// push, bulk push and release NOTIFY the table's channel in their own transaction (see
+	// notifying).
 	push string
 	// bulkPrefix is the INSERT head of PushBulk; rows follow, then bulkSuffix.
 	bulkPrefix, bulkSuffix string
@@ -29,6 +31,9 @@ type statements struct {
 	// extend renews a reservation. Args: reserved_at, id, attempts.
 	extend      string
 	size, clear string
+	// maxID reads the table's highest id, which every push and release raises (SQLite and
+	// MySQL waits poll it).
+	maxID string
 	// signalGet reads a signal (arg name); signalSet upserts one (args name, value, updated_at).
 	signalGet, signalSet string
 }
@@ -53,6 +58,7 @@ func buildStatements(dialect, table, signals string, l layout, lapses bool) stat
 	st.deleteOne = "DELETE FROM " + t + " WHERE id = $1"
 	st.extend = "UPDATE " + t + " SET " + reserved + " = $1 WHERE id = $2 AND attempts = $3 AND " + reserved + " IS NOT NULL"
 	st.size = "SELECT COUNT(*) FROM " + t + " WHERE queue = $1"
+	st.maxID = "SELECT MAX(id) FROM " + t
 	st.clear = "DELETE FROM " + t + " WHERE queue = $1"
 	st.signalGet = "SELECT value FROM " + s + " WHERE name = $1"
 	st.signalSet = "INSERT INTO " + s + " (name, value, updated_at) VALUES ($1, $2, $3) " +
@@ -62,16 +68,18 @@ func buildStatements(dialect, table, signals string, l layout, lapses bool) stat
 
 	switch dialect {
 	case sqldb.Postgres:
-		st.push += " RETURNING id"
-		st.bulkSuffix = " RETURNING id"
+		notify := notifying(sqldb.NotifyChannel(table), l)
+		st.push = "WITH ins AS (" + st.push + notify
+		st.bulkPrefix = "WITH ins AS (" + st.bulkPrefix
+		st.bulkSuffix = notify
 		// The subquery locks the rows it picks and skips rows other pops hold, so concurrent
 		// pops never wait for each other nor take the same job.
 		st.pop = "UPDATE " + t + " SET " + reserved + " = $1, attempts = attempts + 1 WHERE id IN (" +
 			"SELECT id FROM " + t + " WHERE queue = $2 AND " + due +
 			" ORDER BY id LIMIT " + limit + " FOR UPDATE SKIP LOCKED) RETURNING id, payload, attempts"
 		st.deleteMany = "DELETE FROM " + t + " WHERE id = ANY($1)"
-		st.releasePG = "WITH gone AS (DELETE FROM " + t + " WHERE id = $1 RETURNING queue, payload, attempts) " +
-			"INSERT INTO " + t + " " + cols + " SELECT queue, payload, attempts, NULL, $2, $3 FROM gone RETURNING id"
+		st.releasePG = "WITH gone AS (DELETE FROM " + t + " WHERE id = $1 RETURNING queue, payload, attempts), " +
+			"ins AS (INSERT INTO " + t + " " + cols + " SELECT queue, payload, attempts, NULL, $2, $3 FROM gone" + notify
 	case sqldb.SQLite:
 		// SQLite has no row locks: it runs one writer at a time, so the UPDATE alone is atomic.
 		st.push += " RETURNING id"
@@ -94,6 +102,14 @@ func buildStatements(dialect, table, signals string, l layout, lapses bool) stat
 		st = positional(st)
 	}
 	return st
+}
+
+// notifying ends an INSERT begun as `WITH ins AS (INSERT …`: each row NOTIFYs channel with
+// "<available_at> <queue>" (the notify_trigger's payload) and the statement returns the ids.
+// PostgreSQL delivers identical notifications of one transaction once, so a bulk push of one
+// queue notifies once, and a push on a table with the trigger too.
+func notifying(channel string, l layout) string {
+	return " RETURNING id, pg_notify(" + sqldb.QuoteLiteral(channel) + ", " + l.available + " || ' ' || queue)) SELECT id FROM ins"
 }
 
 // numbered turns $n into SQLite's ?n in every text.
@@ -128,7 +144,7 @@ func positional(st statements) statements {
 func (st *statements) texts() []*string {
 	return []*string{&st.push, &st.bulkPrefix, &st.bulkSuffix, &st.pop, &st.reservePrefix,
 		&st.deleteOne, &st.deleteMany, &st.releasePG, &st.releaseCopy, &st.extend, &st.size,
-		&st.clear, &st.signalGet, &st.signalSet}
+		&st.clear, &st.maxID, &st.signalGet, &st.signalSet}
 }
 
 // inList appends "?, ?, …)" for n values to prefix (SQLite and MySQL).

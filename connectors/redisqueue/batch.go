@@ -76,3 +76,41 @@ func (q *Queue) DeleteN(ctx context.Context, jobs []*connectors.Reserved) error 
 	})
 	return q.wrap("delete from", order[0], err)
 }
+
+// onceKeep is how long PushOnce remembers a token: far longer than any retry takes to repeat.
+const onceKeep = 7 * 24 * time.Hour
+
+// PushOnce pushes each payload whose token it has not pushed within the last week, in chunks of
+// one script call each, and returns their ids ("" for a payload skipped as already pushed).
+func (q *Queue) PushOnce(ctx context.Context, queue string, payloads [][]byte, tokens []string) ([]string, error) {
+	k, err := q.keysFor(queue)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{k.queue, k.retried}
+	if k.notify != "" {
+		keys = append(keys, k.notify)
+	}
+	ids := make([]string, 0, len(payloads))
+	for start := 0; start < len(payloads); start += bulkChunk {
+		end := min(start+bulkChunk, len(payloads))
+		args := []any{q.unixNow(), int64(onceKeep / time.Second)}
+		chunkIDs := make([]string, 0, end-start)
+		for i := start; i < end; i++ {
+			body, id := withIDAndAttempts(payloads[i])
+			args = append(args, tokens[i], body)
+			chunkIDs = append(chunkIDs, id)
+		}
+		flags, err := pushOnceScript.Run(ctx, q.rdb, keys, args...).Int64Slice()
+		if err != nil {
+			return ids, q.wrap("push once to", k.queue, err)
+		}
+		for i, pushed := range flags {
+			if pushed == 0 {
+				chunkIDs[i] = ""
+			}
+		}
+		ids = append(ids, chunkIDs...)
+	}
+	return ids, nil
+}

@@ -23,6 +23,8 @@ type keys struct {
 	delayed  string // ZSET, score = unix second the job is due
 	reserved string // ZSET, score = unix second the lease ends, member = reserved string
 	notify   string // LIST with one "1" per ready job, for blocking waits; "" in think format
+	retried  string // ZSET of PushOnce tokens, score = unix second pushed: qctl's own key, outside
+	// queues:* so Laravel sees nothing new, in the queue's cluster slot
 }
 
 // list returns the keys in script order: queue, delayed, reserved and, when the format has one,
@@ -40,7 +42,7 @@ func (k *keys) list() []string {
 func laravelKeys(prefix, name string, cluster bool) keys {
 	build := func(n string) keys {
 		base := prefix + "queues:" + n
-		return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", notify: base + ":notify"}
+		return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", notify: base + ":notify", retried: prefix + "qctl:retried:" + n}
 	}
 	k := build(name)
 	if cluster && !sameSlot(k.list()) {
@@ -53,7 +55,7 @@ func laravelKeys(prefix, name string, cluster bool) keys {
 // prefix is a qctl extension (for isolating tests) and must stay "" to share queues with PHP.
 func thinkKeys(prefix, name string) keys {
 	base := prefix + "{queues:" + name + "}"
-	return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved"}
+	return keys{queue: base, delayed: base + ":delayed", reserved: base + ":reserved", retried: prefix + "qctl:retried:{queues:" + name + "}"}
 }
 
 // restartKey is the cache key `queue:restart` writes. Laravel's RedisStore puts its cache prefix
@@ -61,12 +63,31 @@ func thinkKeys(prefix, name string) keys {
 // ThinkPHP's cache prepends its prefix as is to "think:queue:restart".
 func restartKey(format, prefix, cachePrefix string) string {
 	if format == FormatThink {
-		return prefix + cachePrefix + "think:queue:restart"
+		return cacheKeyPrefix(format, prefix, cachePrefix) + "think:queue:restart"
 	}
-	if cachePrefix != "" {
+	return cacheKey(prefix, cachePrefix, "illuminate:queue:restart")
+}
+
+// cacheKey is where Laravel's RedisStore keeps the cache item or lock called name.
+func cacheKey(prefix, cachePrefix, name string) string {
+	return cacheKeyPrefix(FormatLaravel, prefix, cachePrefix) + name
+}
+
+// cacheKeyPrefix is what the cache store puts in front of a cache key: the client prefix, then
+// Laravel's cache prefix and a colon (RedisStore), or ThinkPHP's cache prefix as is.
+func cacheKeyPrefix(format, prefix, cachePrefix string) string {
+	if format != FormatThink && cachePrefix != "" {
 		cachePrefix += ":"
 	}
-	return prefix + cachePrefix + "illuminate:queue:restart"
+	return prefix + cachePrefix
+}
+
+// workersKeys are the worker registry's keys: a HASH of entries by worker id and a ZSET of the
+// same ids scored by the unix millisecond each entry expires. They sit beside the queues' keys,
+// under the client prefix, and share the hash tag {workers} so one script touches both on a
+// cluster.
+func workersKeys(prefix string) []string {
+	return []string{prefix + "qctl:{workers}", prefix + "qctl:{workers}:expires"}
 }
 
 // checkSlots returns an error wrapping ErrCrossSlot when the keys of queue name do not all hash to

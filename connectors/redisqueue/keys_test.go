@@ -13,17 +13,17 @@ func TestKeyNames(t *testing.T) {
 	}{
 		{"laravel", laravelKeys("laravel_database_", "emails", false), keys{
 			"laravel_database_queues:emails", "laravel_database_queues:emails:delayed",
-			"laravel_database_queues:emails:reserved", "laravel_database_queues:emails:notify"}},
+			"laravel_database_queues:emails:reserved", "laravel_database_queues:emails:notify", "laravel_database_qctl:retried:emails"}},
 		{"laravel no prefix", laravelKeys("", "default", false), keys{
-			"queues:default", "queues:default:delayed", "queues:default:reserved", "queues:default:notify"}},
+			"queues:default", "queues:default:delayed", "queues:default:reserved", "queues:default:notify", "qctl:retried:default"}},
 		{"laravel cluster tags the name", laravelKeys("laravel_database_", "default", true), keys{
 			"laravel_database_queues:{default}", "laravel_database_queues:{default}:delayed",
-			"laravel_database_queues:{default}:reserved", "laravel_database_queues:{default}:notify"}},
+			"laravel_database_queues:{default}:reserved", "laravel_database_queues:{default}:notify", "laravel_database_qctl:retried:{default}"}},
 		{"laravel cluster keeps a tagged name", laravelKeys("p_", "{default}", true), keys{
-			"p_queues:{default}", "p_queues:{default}:delayed", "p_queues:{default}:reserved", "p_queues:{default}:notify"}},
+			"p_queues:{default}", "p_queues:{default}:delayed", "p_queues:{default}:reserved", "p_queues:{default}:notify", "p_qctl:retried:{default}"}},
 		{"laravel cluster keeps a tagged prefix", laravelKeys("{app}:", "default", true), keys{
-			"{app}:queues:default", "{app}:queues:default:delayed", "{app}:queues:default:reserved", "{app}:queues:default:notify"}},
-		{"think", thinkKeys("", "default"), keys{"{queues:default}", "{queues:default}:delayed", "{queues:default}:reserved", ""}},
+			"{app}:queues:default", "{app}:queues:default:delayed", "{app}:queues:default:reserved", "{app}:queues:default:notify", "{app}:qctl:retried:default"}},
+		{"think", thinkKeys("", "default"), keys{"{queues:default}", "{queues:default}:delayed", "{queues:default}:reserved", "", "qctl:retried:{queues:default}"}},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %+v, want %+v", tc.name, tc.got, tc.want)

@@ -68,16 +68,18 @@ const migrateLimit = 1000
 // Queue is a Redis-backed connectors.Queue. It is safe for concurrent use; its fields never change
 // after Open except the key cache, which is a sync.Map.
 type Queue struct {
-	rdb        redis.UniversalClient
-	cache      redis.UniversalClient // holds the restart key: rdb, or a client of Options.CacheDB
-	addr       string                // for error messages
-	think      bool
-	cluster    bool
-	prefix     string
-	retryAfter time.Duration
-	blockFor   time.Duration
-	now        func() time.Time
-	restartKey string
+	rdb         redis.UniversalClient
+	cache       redis.UniversalClient // holds the restart key: rdb, or a client of Options.CacheDB
+	addr        string                // for error messages
+	think       bool
+	cluster     bool
+	prefix      string
+	retryAfter  time.Duration
+	blockFor    time.Duration
+	now         func() time.Time
+	restartKey  string
+	cachePrefix string // Laravel's cache.prefix, for the locks of unique jobs
+	flagPrefix  string // what the cache store puts in front of a flag's key
 
 	keyCache sync.Map // queue name -> keysOrErr
 
@@ -93,11 +95,14 @@ type keysOrErr struct {
 var (
 	_ connectors.Queue         = (*Queue)(nil)
 	_ connectors.BatchPopper   = (*Queue)(nil)
+	_ connectors.OncePusher    = (*Queue)(nil)
 	_ connectors.BatchDeleter  = (*Queue)(nil)
 	_ connectors.BulkPusher    = (*Queue)(nil)
 	_ connectors.Waiter        = (*Queue)(nil)
 	_ connectors.LeaseExtender = (*Queue)(nil)
 	_ connectors.Restarter     = (*Queue)(nil)
+	_ connectors.LockReleaser  = (*Queue)(nil)
+	_ connectors.Fleet         = (*Queue)(nil)
 )
 
 // Open connects to Redis and checks it answers. An unreachable server gives an error wrapping
@@ -121,7 +126,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{
 		rdb: rdb, addr: strings.Join(o.addrs(), ","), think: o.Format == FormatThink, cluster: cluster,
 		prefix: o.Prefix, retryAfter: o.RetryAfter, blockFor: o.BlockFor, now: o.Now,
-		restartKey: restartKey(o.Format, o.Prefix, o.CachePrefix),
+		restartKey: restartKey(o.Format, o.Prefix, o.CachePrefix), cachePrefix: o.CachePrefix,
+		flagPrefix: cacheKeyPrefix(o.Format, o.Prefix, o.CachePrefix),
 	}
 	if q.now == nil {
 		q.now = time.Now

@@ -23,3 +23,10 @@ func (q *Queue) RestartSignal(ctx context.Context) (string, error) {
 func (q *Queue) BroadcastRestart(ctx context.Context, value string) error {
 	return q.wrap("store restart signal", q.restartKey, q.cache.Set(ctx, q.restartKey, value, 0).Err())
 }
+
+// ForceReleaseLock deletes a lock of Laravel's RedisStore, as RedisLock::forceRelease does, on
+// the cache's connection (cache_db) under the cache prefix.
+func (q *Queue) ForceReleaseLock(ctx context.Context, name string) error {
+	key := cacheKey(q.prefix, q.cachePrefix, name)
+	return q.wrap("release lock", key, q.cache.Del(ctx, key).Err())
+}

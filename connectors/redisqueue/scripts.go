@@ -27,6 +27,33 @@ end
 return #ARGV
 `)
 
+// pushOnceScript pushes each payload whose token is not yet in the retried set, adding the
+// token, so pushing the same tokens again (a retry repeated after a crash) queues nothing twice.
+// Tokens older than ARGV[2] seconds are forgotten first.
+//
+//	KEYS[1] queue list
+//	KEYS[2] retried zset
+//	KEYS[3] notify list (absent in think format)
+//	ARGV[1] now (unix seconds), ARGV[2] how long tokens are kept (seconds)
+//	ARGV[3], ARGV[4], ... token, payload pairs, in order
+//
+// Returns one integer per pair: 1 when pushed, 0 when its token was already there.
+var pushOnceScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('zremrangebyscore', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+local out = {}
+for i = 3, #ARGV, 2 do
+  if redis.call('zadd', KEYS[2], 'NX', now, ARGV[i]) == 1 then
+    redis.call('rpush', KEYS[1], ARGV[i + 1])
+    if KEYS[3] then redis.call('rpush', KEYS[3], '1') end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`)
+
 // popScript makes due jobs ready and reserves up to ARGV[3] of them. It folds Laravel's two
 // migrate scripts into the pop, so a job costs one round trip to reserve.
 //

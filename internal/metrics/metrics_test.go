@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -203,5 +204,42 @@ func TestStartReportsATakenPortAndStopIsSafeTwice(t *testing.T) {
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
 		t.Fatalf("%s still accepts connections after Stop", addr)
+	}
+}
+
+// Job names come from payloads: names without a handler share one label value, so pushing jobs
+// under endless new names cannot grow the worker's series (and memory) without bound.
+func TestJobLabelsAreBoundedToHandledNames(t *testing.T) {
+	m := New("database", "w1")
+	m.LimitJobs(func(job string) bool { return job == "SendEmail" })
+	report := m.Reporter(nil)
+	for i := range 1000 {
+		report(worker.Event{Type: worker.EventProcessed, Queue: "mail", Job: fmt.Sprintf("Forged%d", i)})
+		report(worker.Event{Type: worker.EventFailed, Queue: "mail", Job: fmt.Sprintf("Forged%d", i)})
+	}
+	report(worker.Event{Type: worker.EventProcessed, Queue: "mail", Job: "SendEmail"})
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "qctl_jobs_processed_total" && f.GetName() != "qctl_job_duration_seconds" {
+			continue
+		}
+		got := map[string]float64{}
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "job" {
+					got[l.GetValue()] += metric.GetCounter().GetValue() + float64(metric.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+		want := map[string]float64{"SendEmail": 1, OtherJob: 1000}
+		if f.GetName() == "qctl_job_duration_seconds" {
+			want[OtherJob] = 2000 // processed and failed
+		}
+		if len(got) != len(want) || got["SendEmail"] != want["SendEmail"] || got[OtherJob] != want[OtherJob] {
+			t.Errorf("%s by job = %v, want %v", f.GetName(), got, want)
+		}
 	}
 }

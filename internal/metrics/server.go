@@ -138,3 +138,13 @@ func (s *Server) Stop() {
 	}
 	s.done.Wait()
 }
+
+// Loopback reports whether the server listens on a loopback address only, so that nothing but
+// this machine can read it. The metrics have no authentication and name every job and queue, so
+// an address like ":9090" (every interface) deserves a warning.
+func (s *Server) Loopback() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tcp, ok := s.addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

@@ -24,13 +24,14 @@ const (
 )
 
 // IsConnectionError reports whether err means the database could not be reached or the
-// connection broke (as opposed to a bad statement or a constraint), so the caller should wrap
-// connectors.ErrUnavailable and back off. A cancelled or expired context is not a connection error.
+// connection broke (as opposed to a bad statement or a constraint), so the caller should report
+// the backend unavailable (a connector wraps connectors.ErrUnavailable) and back off. Open's
+// ErrUnreachable is one. A cancelled or expired context is not a connection error.
 func IsConnectionError(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true

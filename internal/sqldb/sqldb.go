@@ -13,8 +13,9 @@
 //     machine more connections made a 50-goroutine drain slower, not faster.
 //
 // MySQL connections get, unless the DSN says otherwise: interpolateParams (one round trip per
-// statement), clientFoundRows (RowsAffected counts matched rows, as the other dialects do) and
-// READ COMMITTED isolation (no gap-lock deadlocks between pops and deletes).
+// statement), clientFoundRows (RowsAffected counts matched rows, as the other dialects do),
+// READ COMMITTED isolation (no gap-lock deadlocks between pops and deletes) and a one-minute
+// read and write timeout (COMMIT gets no context, so nothing else bounds it).
 package sqldb
 
 import (
@@ -33,16 +34,16 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-
-	"github.com/qctl/qctl/connectors"
 )
 
-// The dialect names qctl's config uses; they equal gorm's Dialector.Name() for each.
+// The dialect names, defined once for every package below the config (which validates the same
+// names, checked by a test); they equal gorm's Dialector.Name() for each.
 const (
 	SQLite   = "sqlite"
 	Postgres = "postgres"
@@ -55,14 +56,22 @@ const (
 	connectTimeout = 5 * time.Second
 	// serverPoolSize is the connection limit for PostgreSQL and MySQL.
 	serverPoolSize = 16
+	// mysqlIOTimeout bounds each read and write on a MySQL connection unless the DSN sets
+	// readTimeout or writeTimeout: far above any statement qctl sends, far below the minutes the
+	// operating system takes to give up on a silent server.
+	mysqlIOTimeout = time.Minute
 	// sqliteBusyTimeoutMS is how long an SQLite write waits for another process's lock.
 	sqliteBusyTimeoutMS = 10000
 )
 
+// ErrUnreachable is wrapped by Open's error when the database could not be reached. A connector
+// translates it into connectors.ErrUnavailable at its boundary; sqldb itself stays below the
+// connector contract.
+var ErrUnreachable = errors.New("database unreachable")
+
 // Open connects to a database of dialect ("sqlite", "postgres" or "mysql") and checks that it
 // answers. For SQLite, dsn is a file path, created when missing. A database that cannot be reached
-// gives an error wrapping connectors.ErrUnavailable that names the dialect and host but never the
-// password.
+// gives an error wrapping ErrUnreachable that names the dialect and host but never the password.
 func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	var (
 		sqlDB     *sql.DB
@@ -73,7 +82,7 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	)
 	switch dialect {
 	case SQLite:
-		where = sqlitePath(dsn)
+		where = SQLitePath(dsn)
 		// SQLite reports a missing directory as "unable to open database file: out of memory".
 		if dir := filepath.Dir(where); where != "" && !strings.HasPrefix(where, "file:") && !strings.HasPrefix(where, ":memory:") {
 			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
@@ -108,6 +117,16 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 		where = mysqlCfg.Addr
 		if mysqlCfg.Timeout == 0 {
 			mysqlCfg.Timeout = connectTimeout
+		}
+		// A context bounds most calls, but database/sql gives COMMIT and ROLLBACK none, and the
+		// driver then reads with no deadline: a server that stopped answering without closing
+		// the connection (frozen, or cut off by a firewall that drops packets) would hold a
+		// worker's pop until the operating system gave up on the connection, many minutes later.
+		if mysqlCfg.ReadTimeout == 0 {
+			mysqlCfg.ReadTimeout = mysqlIOTimeout
+		}
+		if mysqlCfg.WriteTimeout == 0 {
+			mysqlCfg.WriteTimeout = mysqlIOTimeout
 		}
 		// Client-side interpolation sends each statement in one round trip instead of three
 		// (prepare, execute, close); it is safe with the utf8mb4 connection charset.
@@ -169,12 +188,32 @@ func serverPool(db *sql.DB) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 }
 
+// unavailable wraps an error of Open. It matches ErrUnreachable unless the server
+// answered with a refusal (see refused): a worker waits out the one and reports the other at once.
 func unavailable(dialect, where string, err error) error {
-	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, connectors.ErrUnavailable, err)
+	if refused(err) {
+		return fmt.Errorf("sqldb: connect %s at %s: %w", dialect, where, err)
+	}
+	return fmt.Errorf("sqldb: connect %s at %s: %w: %w", dialect, where, ErrUnreachable, err)
 }
 
-// sqlitePath returns the file part of an SQLite dsn.
-func sqlitePath(dsn string) string {
+// refused reports whether a server answered a connection with an error that waiting for it does
+// not fix, such as a wrong password or a database that does not exist, as opposed to one it gives
+// while it starts, stops or is full.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return !IsConnectionError(pgErr)
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return !IsConnectionError(myErr)
+	}
+	return false
+}
+
+// SQLitePath returns the file part of an SQLite dsn.
+func SQLitePath(dsn string) string {
 	if i := strings.IndexByte(dsn, '?'); i >= 0 {
 		return dsn[:i]
 	}

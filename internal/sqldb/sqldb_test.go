@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/connectors/connectortest"
 )
 
@@ -118,8 +117,8 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Run(tc.dialect, func(t *testing.T) {
 			start := time.Now()
 			_, err := Open(context.Background(), tc.dialect, tc.dsn)
-			if !errors.Is(err, connectors.ErrUnavailable) {
-				t.Fatalf("Open = %v, want ErrUnavailable", err)
+			if !errors.Is(err, ErrUnreachable) {
+				t.Fatalf("Open = %v, want ErrUnreachable", err)
 			}
 			if time.Since(start) > 10*time.Second {
 				t.Errorf("took %v", time.Since(start))
@@ -149,5 +148,24 @@ func TestCheckTable(t *testing.T) {
 		if err := CheckTable(name); (err == nil) != ok {
 			t.Errorf("CheckTable(%q) = %v, want ok=%v", name, err, ok)
 		}
+	}
+}
+
+// A server that answers but refuses the login or has no such database is no outage: waiting would
+// not fix it, so a worker must report it at once rather than wait for the server.
+func TestOpenRefusedIsNotUnavailable(t *testing.T) {
+	for _, tc := range []struct{ name, dialect, addr, dsn string }{
+		{"PostgreSQL", Postgres, "127.0.0.1:5432", "host=127.0.0.1 user=qctl_no_such_role dbname=test sslmode=disable"},
+		{"PostgreSQL", Postgres, "127.0.0.1:5432", "host=127.0.0.1 user=postgres dbname=qctl_no_such_db sslmode=disable"},
+		{"MariaDB", MySQL, "127.0.0.1:3306", "qctl_no_such_user:x@tcp(127.0.0.1:3306)/test"},
+		{"MariaDB", MySQL, "127.0.0.1:3306", "root@tcp(127.0.0.1:3306)/qctl_no_such_db"},
+	} {
+		t.Run(tc.dialect, func(t *testing.T) {
+			connectortest.RequireService(t, tc.name, tc.addr, "sudo service "+strings.ToLower(tc.name)+" start")
+			_, err := Open(context.Background(), tc.dialect, tc.dsn)
+			if err == nil || errors.Is(err, ErrUnreachable) {
+				t.Fatalf("Open(%s) = %v, want an error that is not ErrUnreachable", tc.dsn, err)
+			}
+		})
 	}
 }

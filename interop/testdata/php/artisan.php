@@ -1,6 +1,6 @@
 <?php
 // artisan.php runs Laravel's own queue console commands (queue:work, queue:failed, queue:retry,
-// queue:forget, queue:restart) against the application bootstrap.php builds, as
+// queue:forget, queue:prune-failed, queue:restart) against the application bootstrap.php builds, as
 // `php artisan queue:...` would in a Laravel app.
 
 require __DIR__ . '/bootstrap.php';
@@ -17,4 +17,5 @@ $artisan->add(new Console\RestartCommand($app['cache.store']));
 $artisan->add(new Console\ListFailedCommand());
 $artisan->add(new Console\RetryCommand());
 $artisan->add(new Console\ForgetFailedCommand());
+$artisan->add(new Console\PruneFailedJobsCommand());
 exit($artisan->run());

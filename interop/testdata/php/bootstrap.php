@@ -18,13 +18,21 @@
 //   QCTL_PHP_JOBS_TABLE, QCTL_PHP_FAILED_TABLE
 //   QCTL_PHP_CACHE_TABLE  database queues: the cache table (cache.stores.database.table)
 //   QCTL_PHP_RECORD       file the test handlers append what they received to (jobs.php)
+//   QCTL_PHP_TIMEZONE     config/app.php 'timezone', default "UTC": PHP's default zone, in which
+//                         the failed-job provider writes failed_at
+//   QCTL_PHP_APP_KEY      APP_KEY ("base64:..."): binds the encrypter, as a Laravel app always does
+//   QCTL_PHP_CIPHER       config/app.php 'cipher', default AES-256-CBC
+//   QCTL_PHP_BATCHES_TABLE queue.batching.table (on the SQL connection above), default job_batches
 
 error_reporting(E_ALL);
 set_error_handler(function ($severity, $message, $file, $line) {
+    if ($severity & (E_DEPRECATED | E_USER_DEPRECATED)) {
+        return true; // logged, not thrown, by Laravel 8.83's HandleExceptions (PHP 8.2 vs older packages)
+    }
     throw new ErrorException($message, 0, $severity, $file, $line);
 });
 
-foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console'] as $component) {
+foreach (['Queue', 'Redis', 'Database', 'Events', 'Cache', 'Bus', 'Console', 'Encryption'] as $component) {
     require_once "Illuminate/$component/autoload.php";
 }
 require_once __DIR__ . '/jobs.php';
@@ -41,6 +49,21 @@ use Illuminate\Queue\Failed\DatabaseUuidFailedJobProvider;
 use Illuminate\Queue\Worker;
 use Illuminate\Redis\RedisManager;
 use Illuminate\Support\Facades\Facade;
+
+/**
+ * dispatch is the helper of Illuminate\Foundation (not among Debian's components) that
+ * Queueable::dispatchNextJobInChain calls: a PendingDispatch that, for a ShouldBeUnique job, first
+ * takes its UniqueLock (PendingDispatch::shouldDispatch) and then hands the job to the bus.
+ */
+function dispatch($job)
+{
+    $app = Container::getInstance();
+    if ($job instanceof Illuminate\Contracts\Queue\ShouldBeUnique &&
+        !(new Illuminate\Bus\UniqueLock($app->make(Illuminate\Contracts\Cache\Repository::class)))->acquire($job)) {
+        return null;
+    }
+    return $app->make(Illuminate\Contracts\Bus\Dispatcher::class)->dispatch($job);
+}
 
 /** InteropApp stands in for Illuminate\Foundation\Application where the queue commands need it. */
 class InteropApp extends Container
@@ -93,12 +116,15 @@ function env_or(string $name, $default = null)
 
 function interop_app(): InteropApp
 {
+    // Laravel's LoadConfiguration bootstrapper does this with config('app.timezone').
+    date_default_timezone_set(env_or('TIMEZONE', 'UTC'));
     $app = new InteropApp();
     Container::setInstance($app);
     Facade::setFacadeApplication($app);
 
     $connection = env_or('CONNECTION', 'default');
     $driver = env_or('DRIVER', 'redis');
+    $app->instance(Illuminate\Contracts\Container\Container::class, $app); // CallQueuedHandler's
     $app->instance('config', new Illuminate\Support\Fluent());
     $app->instance('events', new Dispatcher($app));
     $app->alias('events', Illuminate\Contracts\Events\Dispatcher::class);
@@ -143,7 +169,8 @@ function interop_app(): InteropApp
     // adds ':' to the prefix); with the database queue, the database store (CACHE_DRIVER=database)
     // on the same connection, in the table `php artisan cache:table` made (no separator).
     $cache = new CacheRepository($driver === 'database'
-        ? new DatabaseStore($app['db']->connection(), env_or('CACHE_TABLE', 'cache'), env_or('CACHE_PREFIX', ''))
+        ? new DatabaseStore($app['db']->connection(), env_or('CACHE_TABLE', 'cache'), env_or('CACHE_PREFIX', ''),
+            env_or('CACHE_TABLE', 'cache') . '_locks') // cache.stores.database.lock_table, as cache:table names it
         : new RedisStore($app['redis'], env_or('CACHE_PREFIX', ''), 'cache'));
     $app->instance('cache.store', $cache);
     $app->alias('cache.store', Illuminate\Contracts\Cache\Repository::class);
@@ -172,6 +199,19 @@ function interop_app(): InteropApp
         $app['queue'], $app['events'], $app[ExceptionHandler::class],
         fn () => $app->isDownForMaintenance()
     ));
-    $app->bind(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher($app));
+    // config/app.php 'key' and 'cipher': EncryptionServiceProvider binds the encrypter that
+    // ShouldBeEncrypted jobs are sealed and opened with.
+    if (($key = env_or('APP_KEY')) !== null) {
+        $app->instance(Illuminate\Contracts\Encryption\Encrypter::class, new Illuminate\Encryption\Encrypter(
+            base64_decode(substr($key, 7)), env_or('CIPHER', 'AES-256-CBC')
+        ));
+    }
+    // config/queue.php 'batching': DatabaseBatchRepository, as BusServiceProvider binds it.
+    $app->singleton(Illuminate\Bus\BatchRepository::class, fn ($app) => new Illuminate\Bus\DatabaseBatchRepository(
+        new Illuminate\Bus\BatchFactory($app['queue']), $app['db']->connection(), env_or('BATCHES_TABLE', 'job_batches')
+    ));
+    $app->singleton(Illuminate\Contracts\Bus\Dispatcher::class, fn ($app) => new Illuminate\Bus\Dispatcher(
+        $app, fn ($connection = null) => $app['queue']->connection($connection)
+    ));
     return $app;
 }

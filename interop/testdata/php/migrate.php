@@ -1,5 +1,5 @@
 <?php
-// migrate.php creates the jobs and failed_jobs tables with Laravel's own migration stubs
+// migrate.php creates the jobs, failed_jobs and job_batches tables with Laravel's own migration stubs
 // (`php artisan queue:table` and `queue:failed-table`, then `php artisan migrate`), so qctl is
 // tested against tables a Laravel app made. With "down" it drops them again.
 
@@ -10,6 +10,7 @@ $down = ($argv[1] ?? 'up') === 'down';
 $stubs = [
     env_or('JOBS_TABLE', 'jobs') => 'jobs.stub',
     env_or('FAILED_TABLE', 'failed_jobs') => 'failed_jobs.stub',
+    env_or('BATCHES_TABLE', 'job_batches') => 'batches.stub', // `php artisan queue:batches-table`
 ];
 foreach ($stubs as $table => $stub) {
     $class = 'Create' . str_replace(' ', '', ucwords(str_replace(['_', '-'], ' ', $table))) . 'Table';

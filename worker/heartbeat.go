@@ -1,0 +1,343 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/jobs"
+)
+
+// Heartbeat registers a worker in the fleet store of its connection: every Interval it writes
+// the worker's entry (Info) and reads its flags, a paused queue's or a terminate request, so an
+// operator on any machine sees and steers it. Everything of one beat is two round trips,
+// whatever the load: the per-job cost is a counter and a map entry.
+type Heartbeat struct {
+	// Store keeps the entries and flags.
+	Store connectors.Fleet
+	// ID is the worker's id in the registry, unique across the fleet.
+	ID string
+	// Host names the machine in the entry.
+	Host string
+	// Interval is the time between beats; 0 means DefaultHeartbeat. An entry not refreshed for
+	// three intervals (a killed worker's) expires.
+	Interval time.Duration
+	// PauseKey returns the flag that pauses queue (Laravel's cache key); nil means no pause.
+	PauseKey func(queue string) string
+	// PauseAllKey is the flag that pauses every queue (Laravel 13's `queue:pause --all`); ""
+	// means none.
+	PauseAllKey string
+	// TerminateKey is the flag that asks this worker to stop gracefully; "" means none.
+	TerminateKey string
+	// Version is the program's version, shown in the entry.
+	Version string
+	// Unlisted reads the flags but keeps no entry: a `listen` child runs one job and exits, so
+	// it obeys a pause without crowding the registry.
+	Unlisted bool
+}
+
+// DefaultHeartbeat is the time between beats: pause and terminate take effect within it.
+const DefaultHeartbeat = 2 * time.Second
+
+// The states a worker reports.
+const (
+	StateRunning  = "running"
+	StatePaused   = "paused"   // every queue it pops is paused, or USR2 paused it
+	StateStopping = "stopping" // it pops nothing more and finishes its running jobs
+)
+
+// Info is a worker's entry in the registry, as `qctl workers` shows it.
+type Info struct {
+	ID           string       `json:"id"`
+	Host         string       `json:"host"`
+	PID          int          `json:"pid"`
+	Name         string       `json:"name"`
+	Connection   string       `json:"connection"`
+	Queues       []string     `json:"queues"`
+	PausedQueues []string     `json:"paused_queues,omitempty"`
+	Concurrency  int          `json:"concurrency"`
+	State        string       `json:"state"`
+	Running      []RunningJob `json:"running"`
+	Processed    int64        `json:"processed"`
+	Failed       int64        `json:"failed"`
+	MemoryBytes  uint64       `json:"memory_bytes"`
+	StartedAt    time.Time    `json:"started_at"`
+	BeatAt       time.Time    `json:"beat_at"`
+	HeartbeatS   float64      `json:"heartbeat_s"`
+	Version      string       `json:"version,omitempty"`
+}
+
+// RunningJob is one job a worker runs now.
+type RunningJob struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Queue     string    `json:"queue"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// heartbeat is a worker's Heartbeat at run time. Its goroutine owns the beats; the counters,
+// the running map (under mu) and the paused set (swapped whole) are shared with the worker's
+// goroutines. A nil *heartbeat is a worker without one: every method is then a no-op.
+type heartbeat struct {
+	cfg       Heartbeat
+	w         *Worker
+	processed atomic.Int64
+	failed    atomic.Int64
+	paused    atomic.Pointer[map[string]bool] // the queues whose pause flag is set; nil = none
+	allPaused atomic.Bool
+
+	mu      sync.Mutex
+	running map[*connectors.Reserved]time.Time
+
+	started  time.Time
+	failing  bool // the last beat failed: report the next failure only after a success
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	done     chan struct{} // closed when the goroutine is gone; nil before start
+}
+
+// newHeartbeat hooks a heartbeat into w's reports (for the counts) and watch (for the running
+// jobs); nil when cfg has no store.
+func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
+	if cfg == nil || cfg.Store == nil {
+		return nil
+	}
+	h := &heartbeat{cfg: *cfg, w: w, running: map[*connectors.Reserved]time.Time{}, stopCh: make(chan struct{})}
+	if h.cfg.Interval <= 0 {
+		h.cfg.Interval = DefaultHeartbeat
+	}
+	report, watch := w.report, w.watch
+	w.report = func(e Event) {
+		switch e.Type {
+		case EventProcessed:
+			h.processed.Add(1)
+		case EventFailed:
+			h.failed.Add(1)
+		}
+		report(e)
+	}
+	w.watch = func(r *connectors.Reserved, done bool) {
+		h.mu.Lock()
+		if done {
+			delete(h.running, r)
+		} else {
+			h.running[r] = w.now()
+		}
+		h.mu.Unlock()
+		watch(r, done)
+	}
+	return h
+}
+
+// ttl is how long an entry outlives its last beat: three missed beats.
+func (h *heartbeat) ttl() time.Duration { return 3 * h.cfg.Interval }
+
+// start beats once, so a paused queue is known before the first pop, then beats every Interval
+// on a goroutine of its own until stop.
+func (h *heartbeat) start(ctx context.Context) {
+	if h == nil {
+		return
+	}
+	h.started = h.w.now()
+	h.beat(ctx)
+	h.done = make(chan struct{})
+	go h.run(context.WithoutCancel(ctx))
+}
+
+// stop ends the beats and removes the entry: a clean exit leaves the registry at once. It is
+// safe twice and before start.
+func (h *heartbeat) stop() {
+	if h == nil {
+		return
+	}
+	h.stopOnce.Do(func() {
+		close(h.stopCh)
+		if h.done == nil {
+			return
+		}
+		<-h.done
+		if h.cfg.Unlisted {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.cfg.Store.RemoveWorker(ctx, h.cfg.ID); err != nil {
+			h.w.report(Event{Type: EventError, Error: "leaving the worker registry (the entry expires by itself): " + err.Error()})
+		}
+	})
+}
+
+func (h *heartbeat) run(ctx context.Context) {
+	defer close(h.done)
+	t := time.NewTicker(h.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopCh:
+			return
+		case <-t.C:
+			h.beat(ctx)
+		}
+	}
+}
+
+// beat reads the flags, acts on them, and writes the entry.
+func (h *heartbeat) beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, max(h.cfg.Interval, time.Second))
+	defer cancel()
+	err := h.readFlags(ctx)
+	if h.cfg.Unlisted {
+		// nothing to write
+	} else if entry, jerr := json.Marshal(h.info()); jerr == nil {
+		err = errors.Join(err, h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl()))
+	}
+	if err != nil && !h.failing {
+		h.w.report(Event{Type: EventError, Error: "heartbeat (pause and terminate are not seen until it works): " + err.Error()})
+	}
+	h.failing = err != nil
+}
+
+// readFlags reads every pause flag of the worker's queues and its terminate flag in one call.
+func (h *heartbeat) readFlags(ctx context.Context) error {
+	queues := h.w.opts.Queues
+	var keys []string
+	if h.cfg.PauseKey != nil {
+		for _, q := range queues {
+			keys = append(keys, h.cfg.PauseKey(q))
+		}
+	}
+	// The pause-all flag and the terminate flag follow the queues' (either may be "").
+	keys = append(keys, h.cfg.PauseAllKey, h.cfg.TerminateKey)
+	vals, err := h.cfg.Store.Flags(ctx, keys)
+	if err != nil {
+		return err
+	}
+	all := h.cfg.PauseAllKey != "" && PHPTruthy(vals[len(vals)-2])
+	paused := map[string]bool{}
+	for i, q := range queues {
+		if all || h.cfg.PauseKey != nil && PHPTruthy(vals[i]) {
+			paused[q] = true
+		}
+	}
+	h.setPaused(paused)
+	if h.cfg.TerminateKey != "" && PHPTruthy(vals[len(vals)-1]) {
+		h.w.report(Event{Type: EventStopping, Reason: StopInterrupted, Error: "qctl terminate asked this worker to stop"})
+		h.w.Stop()
+		if err := h.cfg.Store.DeleteFlag(ctx, h.cfg.TerminateKey); err != nil {
+			return fmt.Errorf("clearing the terminate request: %w", err)
+		}
+	}
+	return nil
+}
+
+// setPaused swaps in the paused set and, when it changed, says so and wakes the loop.
+func (h *heartbeat) setPaused(now map[string]bool) {
+	var before map[string]bool
+	if p := h.paused.Load(); p != nil {
+		before = *p
+	}
+	var paused, resumed []string
+	for _, q := range h.w.opts.Queues {
+		switch {
+		case now[q] && !before[q]:
+			paused = append(paused, q)
+		case !now[q] && before[q]:
+			resumed = append(resumed, q)
+		}
+	}
+	if len(paused) == 0 && len(resumed) == 0 {
+		return
+	}
+	h.paused.Store(&now)
+	h.allPaused.Store(len(now) == len(h.w.opts.Queues))
+	if len(paused) > 0 {
+		h.w.report(Event{Type: EventPaused, Queue: strings.Join(paused, ",")})
+	}
+	if len(resumed) > 0 {
+		h.w.report(Event{Type: EventResumed, Queue: strings.Join(resumed, ",")})
+	}
+	select {
+	case h.w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queuePaused reports whether queue's pause flag was set at the last beat.
+func (h *heartbeat) queuePaused(queue string) bool {
+	if h == nil {
+		return false
+	}
+	p := h.paused.Load()
+	return p != nil && (*p)[queue]
+}
+
+// everyQueuePaused reports whether the worker has no queue left to pop.
+func (h *heartbeat) everyQueuePaused() bool { return h != nil && h.allPaused.Load() }
+
+// firstActive is the queue an idle worker waits on: the first one not paused.
+func (h *heartbeat) firstActive(queues []string) string {
+	for _, q := range queues {
+		if !h.queuePaused(q) {
+			return q
+		}
+	}
+	return queues[0]
+}
+
+// info is the worker's entry now.
+func (h *heartbeat) info() Info {
+	w := h.w
+	in := Info{
+		ID: h.cfg.ID, Host: h.cfg.Host, PID: os.Getpid(), Name: w.opts.Name, Connection: w.opts.Connection,
+		Queues: w.opts.Queues, Concurrency: w.opts.Concurrency, State: StateRunning,
+		Processed: h.processed.Load(), Failed: h.failed.Load(), MemoryBytes: w.memory(),
+		StartedAt: h.started, BeatAt: w.now(), HeartbeatS: h.cfg.Interval.Seconds(), Version: h.cfg.Version,
+		Running: []RunningJob{},
+	}
+	for _, q := range w.opts.Queues {
+		if h.queuePaused(q) {
+			in.PausedQueues = append(in.PausedQueues, q)
+		}
+	}
+	select {
+	case <-w.stopCh:
+		in.State = StateStopping
+	default:
+		if w.isPaused() || h.everyQueuePaused() {
+			in.State = StatePaused
+		}
+	}
+	var payloads [][]byte
+	h.mu.Lock()
+	for r, at := range h.running {
+		in.Running = append(in.Running, RunningJob{ID: r.ID, Queue: r.Queue, StartedAt: at})
+		payloads = append(payloads, r.Payload)
+	}
+	h.mu.Unlock()
+	for i, raw := range payloads { // decoded outside the lock: jobs start and end meanwhile
+		in.Running[i].Name = "(unreadable)"
+		if p, err := jobs.Decode(raw); err == nil {
+			in.Running[i].Name = jobName(p)
+		}
+	}
+	slices.SortFunc(in.Running, func(a, b RunningJob) int { return a.StartedAt.Compare(b.StartedAt) })
+	return in
+}
+
+// PHPTruthy reads a cache value as PHP's `if ($value)` would: absent, false, 0, "", "0" and null
+// are false, in Laravel's serialized form or (for a number in Redis) as stored.
+func PHPTruthy(v string) bool {
+	switch v {
+	case "", "0", "b:0;", "i:0;", "d:0;", "N;", `s:0:"";`, `s:1:"0";`:
+		return false
+	}
+	return true
+}
