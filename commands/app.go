@@ -136,6 +136,7 @@ func newApp(p *Program) *cli.App {
 			superviseCommand(p),
 			monitorCommand(p),
 			versionCommand(p),
+			dashboardCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},

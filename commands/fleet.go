@@ -85,11 +85,11 @@ func writeWorkersTable(w io.Writer, ws []worker.Info, now time.Time) {
 	for _, in := range ws {
 		var running []string
 		for _, j := range in.Running {
-			running = append(running, fmt.Sprintf("%s#%s (%s)", j.Name, j.ID, formatAge(now.Sub(j.StartedAt))))
+			running = append(running, fmt.Sprintf("%s#%s (%s)", j.Name, j.ID, manager.FormatAge(now.Sub(j.StartedAt))))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%dM\t%s\t%s\n", in.ID, in.Host, in.PID, in.Name,
 			strings.Join(in.Queues, ","), in.State, len(in.Running), in.Concurrency, in.Processed, in.Failed,
-			in.MemoryBytes>>20, formatAge(now.Sub(in.StartedAt)), strings.Join(running, ", "))
+			in.MemoryBytes>>20, manager.FormatAge(now.Sub(in.StartedAt)), strings.Join(running, ", "))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

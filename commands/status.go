@@ -193,7 +193,7 @@ func writeStatusTable(w io.Writer, snap manager.Snapshot) {
 		}
 		oldest, failedCount := "-", "-"
 		if q.OldestS != nil {
-			oldest = formatAge(time.Duration(*q.OldestS * float64(time.Second)))
+			oldest = manager.FormatAge(time.Duration(*q.OldestS * float64(time.Second)))
 		}
 		if q.Failed != nil {
 			failedCount = strconv.FormatInt(*q.Failed, 10)
@@ -210,18 +210,4 @@ func writeStatusTable(w io.Writer, snap manager.Snapshot) {
 			fmt.Fprintln(w, "\nNote: "+note)
 		}
 	}
-}
-
-// formatAge prints d to the second in its two largest units: 42s, 3m07s, 2h05m, 3d04h.
-func formatAge(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }

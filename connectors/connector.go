@@ -256,3 +256,46 @@ type Fleet interface {
 	// DeleteFlag removes key; an absent key is not an error.
 	DeleteFlag(ctx context.Context, key string) error
 }
+
+// JobState names the states a Browser lists.
+type JobState string
+
+const (
+	StateReady    JobState = "ready"    // a pop would take it (due, or its lease lapsed)
+	StateDelayed  JobState = "delayed"  // waiting for its delay or a release's backoff
+	StateReserved JobState = "reserved" // a worker holds it
+)
+
+// ErrJobNotFound means no job of the queue matched in a state the change applies to: it ran, was
+// deleted, or changed state since it was listed.
+var ErrJobNotFound = errors.New("job not found in that state")
+
+// BrowsedJob is one job as a Browser lists it.
+type BrowsedJob struct {
+	// ID is the backend's job id, as Reserved.ID.
+	ID string
+	// Ref finds this job again for DeleteJob and ReadyNow; only the backend that made it reads it.
+	Ref      string
+	Attempts int
+	Payload  []byte
+	// Available is when a ready or delayed job is or was due; for a reserved one, when its lease
+	// ends. Zero when the backend does not know.
+	Available time.Time
+}
+
+// Browser lets an operator look through a queue's jobs a page at a time and act on one of them,
+// for the dashboard's Jobs page. Listing never reads a whole queue: each page costs about what its
+// own jobs cost, however long the queue.
+type Browser interface {
+	// Browse lists up to n jobs of queue in state, in the order workers take them, starting at
+	// cursor ("" = the first); next is the cursor of the following page, "" when there is none.
+	Browse(ctx context.Context, queue string, state JobState, cursor string, n int) (jobs []BrowsedJob, next string, err error)
+	// DeleteJob deletes a ready or delayed job found by ref. A reserved job belongs to the worker
+	// running it and is refused. It returns an error wrapping ErrJobNotFound when the job is no
+	// longer in state.
+	DeleteJob(ctx context.Context, queue string, state JobState, ref string) error
+	// ReadyNow makes a delayed job due now; workers take it as the backend takes any job that
+	// has just fallen due. It returns an error wrapping ErrJobNotFound when the job is no longer
+	// delayed.
+	ReadyNow(ctx context.Context, queue string, ref string) error
+}

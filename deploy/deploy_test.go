@@ -38,14 +38,19 @@ func buildQctl(t *testing.T) string {
 }
 
 func TestSystemdUnitVerifies(t *testing.T) {
+	verifyUnit(t, "qctl-worker@.service", "qctl-worker@1.service")
+}
+
+// verifyUnit runs systemd-analyze verify on the shipped unit file, installed under name.
+func verifyUnit(t *testing.T, file, name string) {
 	requireTool(t, "systemd-analyze", "apt-get install -y systemd")
-	unit, err := os.ReadFile("qctl-worker@.service")
+	unit, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// verify insists that ExecStart's binary exists; everything else is checked as shipped.
 	text := strings.ReplaceAll(string(unit), "/usr/local/bin/qctl", buildQctl(t))
-	path := filepath.Join(t.TempDir(), "qctl-worker@1.service")
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +78,7 @@ command = ["sh", "-c", "echo x >> `+dir+`/started; sleep 2; echo x >> `+dir+`/do
 	if out, err := exec.Command(bin, "--config", queueToml, "push", "Slow").CombinedOutput(); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	ctl := supervise(t, supervisord, supervisorctl, bin, dir, queueToml)
+	ctl := supervise(t, "supervisor-qctl.conf", supervisord, supervisorctl, bin, dir, queueToml)
 	waitFor(t, 30*time.Second, "4 RUNNING workers", func() bool { return strings.Count(ctl("status"), "RUNNING") == 4 })
 	waitFor(t, 30*time.Second, "a worker to start the job", func() bool { return fileExists(filepath.Join(dir, "started")) })
 
@@ -87,11 +92,11 @@ command = ["sh", "-c", "echo x >> `+dir+`/started; sleep 2; echo x >> `+dir+`/do
 	}
 }
 
-// supervise runs the shipped supervisor program (its paths pointed into dir) under a private
+// supervise runs the shipped supervisor program file (its paths pointed into dir) under a private
 // supervisord, stopped when the test ends, and returns a supervisorctl for it.
-func supervise(t *testing.T, supervisord, supervisorctl, bin, dir, queueToml string) (ctl func(args ...string) string) {
+func supervise(t *testing.T, file, supervisord, supervisorctl, bin, dir, queueToml string) (ctl func(args ...string) string) {
 	t.Helper()
-	program, err := os.ReadFile("supervisor-qctl.conf")
+	program, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +174,7 @@ default = "redis"
 driver = "redis"
 addr = "`+down+`"
 `)
-	ctl := supervise(t, supervisord, supervisorctl, bin, dir, queueToml)
+	ctl := supervise(t, "supervisor-qctl.conf", supervisord, supervisorctl, bin, dir, queueToml)
 	waitFor(t, 30*time.Second, "4 RUNNING workers while their Redis is down", func() bool {
 		status := ctl("status")
 		if strings.Contains(status, "FATAL") {

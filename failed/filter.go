@@ -16,7 +16,13 @@ type Filter struct {
 	Before time.Time // failed before
 	// Ranges keep only rows whose auto-increment id lies in one of them (`retry --range`).
 	Ranges []Range
-	Limit  int // 0 = no limit
+	// Exception keeps rows whose exception text contains it, case as the database compares
+	// (one LIKE scan of the column).
+	Exception string
+	// Below keeps rows whose row id is below it: passing a page's last RowID back pages through
+	// List's newest-first order at a cost that does not grow with the pages already read.
+	Below int64
+	Limit int // 0 = no limit
 }
 
 // Range is an inclusive range of row ids.
@@ -41,6 +47,12 @@ func (s *Store) where(f Filter) (string, []any) {
 	}
 	if !f.Before.IsZero() {
 		conds, args = append(conds, s.layout.timeCol+" < ?"), append(args, s.layout.timeArg(f.Before))
+	}
+	if f.Exception != "" {
+		conds, args = append(conds, "exception LIKE ? ESCAPE '!'"), append(args, "%"+escapeLike(f.Exception)+"%")
+	}
+	if f.Below > 0 {
+		conds, args = append(conds, "id < ?"), append(args, f.Below)
 	}
 	if len(f.Ranges) > 0 {
 		var ors []string

@@ -247,7 +247,7 @@ func (l *Listener) Run(ctx context.Context) (worker.StopReason, error) {
 				}
 			case res.child == s.child:
 				s.child = nil
-				l.finished(s, res)
+				l.finished(s, res, reason != "")
 			}
 		case sig := <-l.control:
 			switch sig {
@@ -303,8 +303,10 @@ func (l *Listener) stopCondition(canRestart bool, rs connectors.Restarter, value
 }
 
 // finished decides what follows a child's exit: release or fail the job a killed child held,
-// sleep after an empty queue, back off when children keep failing to start.
-func (l *Listener) finished(s *slot, res childResult) {
+// sleep after an empty queue, back off when children keep failing to start. While the listener
+// stops, a child that held no job and died of the TERM it passed on (one just started, before it
+// could catch signals) is no problem to report.
+func (l *Listener) finished(s *slot, res childResult, stopping bool) {
 	now := l.now()
 	switch {
 	case res.err != nil:
@@ -316,7 +318,7 @@ func (l *Listener) finished(s *slot, res childResult) {
 			msg += "; " + l.recover(res.open, res.killed)
 		}
 		l.report(worker.Event{Type: worker.EventError, Worker: l.opts.Name, Error: msg})
-	case res.status != 0 && !res.reserved:
+	case res.status != 0 && !res.reserved && !stopping:
 		l.problem(s, now, fmt.Sprintf("child %d exited with status %d before taking a job", res.slot, res.status))
 	case !res.reserved:
 		s.failures, s.next = 0, now.Add(l.opts.Sleep) // nothing to do

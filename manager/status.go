@@ -102,3 +102,18 @@ func (c *Conn) addFleet(ctx context.Context, snap *Snapshot, names []string) {
 		q.Workers, q.Paused = &n, slices.Contains(paused, q.Queue)
 	}
 }
+
+// FormatAge prints d to the second in its two largest units (42s, 3m07s, 2h05m, 3d04h), so the
+// command line and the dashboard show a queue's oldest job alike.
+func FormatAge(d time.Duration) string {
+	s := max(int64(d/time.Second), 0)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+}

@@ -68,6 +68,7 @@ func Run(t *testing.T, o Options) {
 		{"StatsWhenJobsBecomeReady", testStatsBecomeReady},
 		{"StatsListQueues", testStatsQueues},
 		{"RestartSignal", testRestartSignal},
+		{"Browse", testBrowse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

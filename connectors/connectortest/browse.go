@@ -1,0 +1,83 @@
+package connectortest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+)
+
+// testBrowse checks connectors.Browser: pages in pop order with a cursor, each state listed
+// apart, a delayed job made ready now is popped, a deleted job never is, and a change to a job
+// no longer in its state reports ErrJobNotFound.
+func testBrowse(t *testing.T, h *harness) {
+	b, ok := h.q.(connectors.Browser)
+	if !ok {
+		t.Skip("connector cannot browse its jobs")
+	}
+	q := h.queue("browse")
+	for i := 0; i < 5; i++ {
+		h.push(q, i, 0)
+	}
+	h.push(q, 100, time.Hour)
+	h.push(q, 101, 2*time.Hour)
+	reserved := h.mustPop(q) // job 0
+
+	list := func(state connectors.JobState, cursor string, n int) ([]connectors.BrowsedJob, string) {
+		t.Helper()
+		jobs, next, err := b.Browse(h.ctx, q, state, cursor, n)
+		if err != nil {
+			t.Fatalf("Browse(%s, %q): %v", state, cursor, err)
+		}
+		return jobs, next
+	}
+	numbers := func(jobs []connectors.BrowsedJob) []int {
+		var ns []int
+		for _, j := range jobs {
+			ns = append(ns, h.number(&connectors.Reserved{Payload: j.Payload}))
+		}
+		return ns
+	}
+	page1, next := list(connectors.StateReady, "", 3)
+	if got := numbers(page1); len(got) != 3 || got[0] != 1 || got[2] != 3 || next == "" {
+		t.Fatalf("first ready page = %v (next %q), want [1 2 3] and a cursor", got, next)
+	}
+	page2, next := list(connectors.StateReady, next, 3)
+	if got := numbers(page2); len(got) != 1 || got[0] != 4 || next != "" {
+		t.Fatalf("second ready page = %v (next %q), want [4] and no cursor", got, next)
+	}
+	delayed, _ := list(connectors.StateDelayed, "", 10)
+	if got := numbers(delayed); len(got) != 2 || got[0] != 100 {
+		t.Fatalf("delayed = %v, want [100 101]", got)
+	}
+	if held, _ := list(connectors.StateReserved, "", 10); len(held) != 1 || held[0].ID != reserved.ID {
+		t.Fatalf("reserved lists %d jobs, want the one popped (%s)", len(held), reserved.ID)
+	}
+
+	// Job 2 deleted, job 101 ready now: the pops that follow take 1, 3, 4, 101 and nothing else.
+	if err := b.DeleteJob(h.ctx, q, connectors.StateReady, page1[1].Ref); err != nil {
+		t.Fatalf("DeleteJob(ready): %v", err)
+	}
+	if err := b.DeleteJob(h.ctx, q, connectors.StateReady, page1[1].Ref); !errors.Is(err, connectors.ErrJobNotFound) {
+		t.Fatalf("deleting it again: %v, want ErrJobNotFound", err)
+	}
+	if err := b.ReadyNow(h.ctx, q, delayed[1].Ref); err != nil {
+		t.Fatalf("ReadyNow: %v", err)
+	}
+	if err := b.ReadyNow(h.ctx, q, delayed[1].Ref); !errors.Is(err, connectors.ErrJobNotFound) {
+		t.Fatalf("ReadyNow again: %v, want ErrJobNotFound", err)
+	}
+	if err := b.DeleteJob(h.ctx, q, connectors.StateDelayed, delayed[0].Ref); err != nil {
+		t.Fatalf("DeleteJob(delayed): %v", err)
+	}
+	var got []int
+	for _, want := range []int{1, 3, 4, 101} {
+		r := h.mustPop(q)
+		if n := h.number(r); n != want {
+			t.Fatalf("popped %d after the changes, want %d (so far %v)", n, want, got)
+		}
+		got = append(got, want)
+	}
+	h.mustBeEmpty(q)
+}
