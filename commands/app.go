@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/internal/version"
 	"github.com/qctl/qctl/jobs"
 )
 
@@ -31,6 +32,8 @@ const (
 	ExitOK    = 0
 	ExitError = 1
 	ExitUsage = 2
+	// ExitInterrupted is a command stopped part way by Ctrl-C (128 + SIGINT), as shells report it.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit status out of a command.
@@ -92,6 +95,20 @@ func newApp(p *Program) *cli.App {
 				Name: "config", Aliases: []string{"c"}, Value: defaultConfigPath, EnvVars: []string{"QCTL_CONFIG"},
 				Usage: "connection config `FILE`; when the default file is missing, the built-in SQLite default is used",
 			},
+			&cli.BoolFlag{Name: "version", Usage: "print qctl's version, commit and Go version"},
+			&cli.BoolFlag{Name: "no-ansi", Usage: "no colour, even on a terminal (as NO_COLOR)"},
+		},
+		// Without a command, qctl shows its help (or its version); with one it does not know,
+		// it names the nearest one.
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintln(p.Stdout, version.Read())
+				return nil
+			}
+			if c.NArg() > 0 {
+				return usageError("unknown command %q. %s (see `qctl --help`)", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			workCommand(p),
@@ -117,12 +134,14 @@ func newApp(p *Program) *cli.App {
 			kickCommand(p),
 			peekCommand(p),
 			superviseCommand(p),
+			monitorCommand(p),
+			versionCommand(p),
 			dashboardCommand(p),
 		},
 		// Only main.go exits: urfave/cli would otherwise call os.Exit on an ExitCoder.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError:         onUsageError,
-		HideHelpCommand:      true,
+		HideVersion:          true, // --version is the flag above: urfave/cli's would also take -v
 		EnableBashCompletion: false,
 	}
 	for _, c := range app.Commands {
@@ -132,5 +151,19 @@ func newApp(p *Program) *cli.App {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
+	if c.Command == nil || c.Command.Name == c.App.Name {
+		return usageError("%v (see `qctl --help`)", err)
+	}
 	return usageError("%v (see `qctl %s --help`)", err, c.Command.FullName())
+}
+
+func versionCommand(p *Program) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print qctl's version, commit and Go version (as --version)",
+		Action: func(*cli.Context) error {
+			fmt.Fprintln(p.Stdout, version.Read())
+			return nil
+		},
+	}
 }

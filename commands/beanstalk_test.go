@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/connectors/beanstalkqueue"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // privateBeanstalkd starts a beanstalkd of the test's own on a free loopback port and stops it
@@ -23,10 +25,7 @@ func privateBeanstalkd(t *testing.T) string {
 	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
 		msg := "beanstalkd is not installed (apt-get install -y beanstalkd)"
-		if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		connectortest.Missing(t, msg)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -255,4 +254,19 @@ func TestRestartOnBeanstalkdStopsTheWorker(t *testing.T) {
 	})
 	pushed(e, "JobID")
 	waitFor(t, 20*time.Second, "the second worker to run a job", func() bool { return len(e.records()) == 1 })
+}
+
+// TestBeanstalkInvalidTubeIsUsageError: a tube name beanstalkd can never accept is exit 2 at
+// start for work (even with --stop-when-empty it used to retry forever), push and status.
+func TestBeanstalkInvalidTubeIsUsageError(t *testing.T) {
+	e, _ := beanstalkEnv(t, "")
+	for _, args := range [][]string{
+		{"work", "--queue", "it's", "--stop-when-empty"},
+		{"work", "--queue", "jobs,it's"},
+		{"listen", "--queue", "it's"},
+		{"push", "Record", "{}", "--queue", "it's"},
+		{"status", "--queue", "it's"},
+	} {
+		expect(t, e.qctl(args...), 2, `tube "it's"`)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,6 +85,13 @@ func runBench(c *cli.Context, p *Program) error {
 		Lease: conn.RetryAfter, BlockFor: conn.BlockFor, Sleep: seconds(c.Float64("sleep")),
 		Progress: p.Stderr,
 	}
+	if isTerminal(p.Stderr) { // a bar per phase with the time left, instead of a line every 2 s
+		opts.Progress = nil
+		opts.Phase = func(phase string, total int) (func(int64), func()) {
+			bar := newProgressBar(p.Stderr, int64(total), "bench "+phase)
+			return func(done int64) { _ = bar.Set64(done) }, func() { _ = bar.Finish() }
+		}
+	}
 	if opts.Mode != bench.ModeEnqueue && opts.Mode != bench.ModeDrain && opts.Mode != bench.ModeLatency && opts.Mode != bench.ModeAll {
 		return usageError("--mode %q: want enqueue, drain, latency or all", opts.Mode)
 	}
@@ -113,6 +121,7 @@ func runBench(c *cli.Context, p *Program) error {
 		report.Dialect = conn.Dialect
 	}
 	fmt.Fprintf(p.Stderr, "Benchmarking connection [%s] on queue [%s]: %s\n", conn.Name, opts.Queue, report.setup())
+	fmt.Fprintf(p.Stderr, "Phases: %s.\n", benchPlan(opts))
 	report.Result, err = bench.Run(ctx, opened.Backend, opts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -130,6 +139,22 @@ func runBench(c *cli.Context, p *Program) error {
 }
 
 // setup describes what is measured, for the summary's first line.
+// benchPlan says up front what bench will do and how long what can be known will take: the
+// latency phase pushes at a fixed rate; the others last as long as the backend needs.
+func benchPlan(o bench.Options) string {
+	latency := fmt.Sprintf("latency (%d jobs at %.0f/s: about %s)", o.Jobs, o.Rate,
+		time.Duration(float64(o.Jobs)/o.Rate*float64(time.Second)).Round(time.Second))
+	switch o.Mode {
+	case bench.ModeEnqueue:
+		return "enqueue, one at a time then in bulk"
+	case bench.ModeDrain:
+		return "enqueue in bulk, then drain"
+	case bench.ModeLatency:
+		return latency
+	}
+	return "enqueue one at a time, enqueue in bulk, drain, " + latency + "; each phase shows its progress"
+}
+
 func (r *benchReport) setup() string {
 	backend := r.Driver
 	if r.Dialect != "" {

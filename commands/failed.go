@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -79,6 +81,9 @@ func failedCommand(p *Program) *cli.Command {
 					return nil
 				}
 				cols, _ := terminalSize(p.Stdout)
+				if !isTerminal(p.Stdout) && os.Getenv("COLUMNS") == "" {
+					cols = math.MaxInt32 // piped into grep or a file: every value whole
+				}
 				if err := writeFailedTable(p.Stdout, recs, cols); err != nil {
 					return err
 				}

@@ -5,6 +5,7 @@ package commands_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +53,13 @@ func typing(t *testing.T, e *env, answer string, args ...string) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitMinute(t, cmd, args)
+	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// waitMinute waits for the started cmd (qctl args) to exit, and fails t if it takes a minute.
+func waitMinute(t *testing.T, cmd *exec.Cmd, args []string) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -61,7 +69,6 @@ func typing(t *testing.T, e *env, answer string, args ...string) result {
 		<-done
 		t.Fatalf("qctl %v did not finish within a minute", args)
 	}
-	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
 
 func TestFlushAsksOnATerminal(t *testing.T) {

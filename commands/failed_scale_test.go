@@ -36,7 +36,7 @@ func TestHundredThousandFailedJobs(t *testing.T) {
 	uuids := insertFailed(t, filepath.Join(e.dir, "qctl.db"), n)
 
 	start := time.Now()
-	r := e.ok("failed", "--limit", "50")
+	r := run(t, e, []string{"COLUMNS=80"}, "failed", "--limit", "50") // the exception under each row
 	listTook := time.Since(start)
 	if c := strings.Count(r.stdout, "\n  boom:"); c != 50 {
 		t.Fatalf("failed --limit 50 listed %d jobs:\n%s", c, r.stdout)

@@ -154,7 +154,7 @@ func TestFailedListsFitEightyColumnsAndFilter(t *testing.T) {
 		seed{"database", "default", []byte("<?php not json"), "\tbad\x1b[31m payload", day.Add(3 * time.Hour)},
 	)
 
-	out := e.ok("failed").stdout
+	out := run(t, e, []string{"COLUMNS=80"}, "failed").stdout
 	t.Logf("qctl failed at 80 columns:\n%s", out)
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	for _, l := range lines {
@@ -183,6 +183,14 @@ func TestFailedListsFitEightyColumnsAndFilter(t *testing.T) {
 	}
 	if strings.Contains(out, "stack frame") {
 		t.Errorf("output shows more than the exception's first line:\n%s", out)
+	}
+
+	// Piped without $COLUMNS, nothing is cut.
+	piped := e.ok("failed").stdout
+	for _, want := range []string{`App\Jobs\Reports\GenerateQuarterlyRevenueReportForAllRegions`, "database-connection-with-a-long-name", "SQLSTATE[HY000]"} {
+		if !strings.Contains(piped, want) {
+			t.Errorf("piped output cuts %q:\n%s", want, piped)
+		}
 	}
 
 	// A wide terminal's worth of columns ($COLUMNS, as for ls, when stdout is not a terminal)

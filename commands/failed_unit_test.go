@@ -105,16 +105,3 @@ func TestConfirm(t *testing.T) {
 		}
 	}
 }
-
-func TestProgressBar(t *testing.T) {
-	var b strings.Builder
-	bar := newProgressBar(&b, 4)
-	bar.add(2)
-	bar.clear()
-	bar.add(2)
-	bar.finish()
-	out := b.String()
-	if !strings.Contains(out, "0/4   0%") || !strings.Contains(out, "4/4 100%") || !strings.HasSuffix(out, "\n") || !strings.Contains(out, "\r\x1b[K") {
-		t.Fatalf("progress output = %q", out)
-	}
-}

@@ -127,6 +127,13 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 	defer store.Close()
 	defer conn.Close()
+	for _, q := range strings.Split(c.String("queue"), ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			if err := conn.CheckQueues(q); err != nil {
+				return managerError(err)
+			}
+		}
+	}
 
 	// Metrics count the children's job events (sent on their report pipe) and the listener's own;
 	// only the listener's own are printed here, the children print theirs.

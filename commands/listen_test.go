@@ -133,3 +133,21 @@ func gone(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
+
+// TestListenIsQuietWhenIdle: an idle listener's children say nothing (they used to print
+// "Processing jobs..." and "Worker stopped: empty" every --sleep); a job still gets its line.
+func TestListenIsQuietWhenIdle(t *testing.T) {
+	e := newEnv(t, listenConfig)
+	l := e.start("listen", "--sleep", "0.05")
+	waitFor(t, 20*time.Second, "the listener to start", func() bool { return strings.Contains(l.stdout.String(), "Listening for jobs") })
+	time.Sleep(time.Second) // idle: about 20 children come and go
+	e.pushQuiet("Record", "1")
+	waitFor(t, 20*time.Second, "the job to run", func() bool { return strings.Contains(l.stdout.String(), "DONE") })
+	l.signal(syscall.SIGTERM)
+	if code := l.exitWithin(20 * time.Second); code != 0 {
+		t.Fatalf("listener exit %d\n%s%s", code, l.stdout, l.stderr)
+	}
+	if out := l.stdout.String(); strings.Contains(out, "Worker stopped: empty") || strings.Contains(out, "Processing jobs from") {
+		t.Fatalf("an idle listener logs its children:\n%.2000s", out)
+	}
+}

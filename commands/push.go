@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/manager"
 )
@@ -31,6 +34,7 @@ func pushCommand(p *Program) *cli.Command {
 			&cli.StringFlag{Name: "data-file", Usage: "read the JSON data from `FILE` (- for standard input)"},
 			&cli.StringFlag{Name: "file", Usage: "push one job per line of `FILE` (JSON lines: each line is one job's data; - for standard input), in bulk where the backend can: all or nothing on a database connection, in chunks of 1000 elsewhere"},
 			&cli.IntFlag{Name: "resume-from", Usage: "with --file: skip the lines before `LINE`, to continue a push that stopped part way (its error names the line)"},
+			&cli.BoolFlag{Name: "ids", Usage: "with --file on a terminal, print every job's id instead of a progress bar (piped, they are always printed)"},
 			&cli.IntFlag{Name: "tries", Usage: "the job's maxTries (0 = leave it to the worker's --tries)"},
 			&cli.StringFlag{Name: "backoff", Usage: "the job's backoff, e.g. `1,5,10`"},
 			&cli.IntFlag{Name: "timeout", Usage: "the job's timeout in seconds (0 = leave it to the worker)"},
@@ -78,10 +82,20 @@ func runPush(c *cli.Context, p *Program) error {
 		datas = []json.RawMessage{data}
 	}
 
+	// One job's id is always printed; a file's ids go to a pipe (or with --ids), while a
+	// terminal gets a progress bar and the summary instead of 100,000 lines.
+	var bar *progressbar.ProgressBar
+	if len(datas) > 1 && isTerminal(p.Stdout) && !c.Bool("ids") {
+		bar = newProgressBar(p.Stderr, int64(len(datas)), "pushing")
+	}
 	o := manager.PushOptions{
 		Queue: c.String("queue"), Delay: time.Duration(c.Int("delay")) * time.Second,
 		Tries: c.Int("tries"), Backoff: c.String("backoff"), Timeout: c.Int("timeout"),
 		Pushed: func(ids []string) {
+			if bar != nil {
+				_ = bar.Add(len(ids))
+				return
+			}
 			var out strings.Builder
 			for _, id := range ids {
 				out.WriteString(id)
@@ -110,10 +124,19 @@ func runPush(c *cli.Context, p *Program) error {
 		queue = conn.Queue
 	}
 	ids, err := conn.Push(ctx, name, datas, o)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	printed := "the ids of those pushed are printed; "
+	if bar != nil {
+		printed = ""
+	}
 	switch {
+	case errors.Is(err, connectors.ErrInvalidQueueName):
+		return managerError(err)
 	case err != nil && lineNumbers != nil && len(ids) > 0:
 		next := lineNumbers[len(ids)-1] + 1
-		return fmt.Errorf("%w (the ids of those pushed are printed; the file is pushed up to line %d: continue with --resume-from %d)", err, next-1, next)
+		return fmt.Errorf("%w (%sthe file is pushed up to line %d: continue with --resume-from %d)", err, printed, next-1, next)
 	case err != nil && lineNumbers != nil:
 		return fmt.Errorf("%w (nothing was pushed)", err)
 	case err != nil:
@@ -180,6 +203,9 @@ func pushData(c *cli.Context, p *Program) (json.RawMessage, error) {
 			return nil, usageError("give the JSON data either as an argument or with --data-file, not both")
 		}
 		raw, source = []byte(c.Args().Get(1)), "the data argument"
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return nil, usageError("the data argument is empty: give JSON data such as '{}', or leave the argument out to push a job without data")
+		}
 	case file == "-":
 		raw, err = io.ReadAll(p.Stdin)
 		source = "standard input"

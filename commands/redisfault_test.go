@@ -75,6 +75,11 @@ func TestWorkerSurvivesRedisGoingAwayAndComingBack(t *testing.T) {
 	if code := w.exitWithin(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, w.stdout, w.stderr)
 	}
+	// go-redis's own lines stay out; qctl says once that Redis went away and once that it is back.
+	stderr := w.stderr.String()
+	if strings.Contains(stderr, "pool.go") || strings.Count(stderr, "is not answering") != 1 || strings.Count(stderr, "answers again") != 1 {
+		t.Fatalf("stderr:\n%s", stderr)
+	}
 }
 
 // A worker (work or listen) started while Redis is down waits for it, saying so once, instead of

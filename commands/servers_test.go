@@ -79,7 +79,7 @@ table = "jobs_cli_` + unique + `"`},
 				t.Cleanup(func() { deleteRedisKeys(t, "qctl-cli-"+unique+":*") })
 			}
 			if strings.Contains(s.connection, `"database"`) {
-				expect(t, e.qctl("work", "--once"), 1, "qctl migrate")
+				expect(t, e.qctl("work", "--once"), 1, "run `qctl migrate q`")
 				e.ok("migrate")
 				expect(t, e.ok("migrate"), 0, "Nothing to migrate.")
 				t.Cleanup(func() { dropTable(t, s.connection, "jobs_cli_"+unique) })

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/qctl/qctl/config"
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/failed"
 	"github.com/qctl/qctl/manager"
 )
@@ -44,7 +45,7 @@ func openManager(c *cli.Context, p *Program) (*manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return manager.New(cfg, manager.Options{Handlers: p.Handlers, Output: p.Stderr}), nil
+	return manager.New(cfg, manager.Options{Handlers: p.Handlers, Output: p.Stderr, PrefixOutput: isTerminal(p.Stderr)}), nil
 }
 
 // connectionFlag is --connection, which every command that acts on one connection takes, beside
@@ -94,7 +95,7 @@ func openConnection(c *cli.Context, p *Program, arg int) (context.Context, *mana
 // store, an ability the backend lacks) into exit status 2; anything else stays an error (1).
 func managerError(err error) error {
 	if errors.Is(err, config.ErrUnknownConnection) || errors.Is(err, manager.ErrFailedDisabled) ||
-		errors.Is(err, manager.ErrNotSupported) || errors.Is(err, manager.ErrConfig) {
+		errors.Is(err, manager.ErrNotSupported) || errors.Is(err, manager.ErrConfig) || errors.Is(err, connectors.ErrInvalidQueueName) {
 		return usageError("%v", err)
 	}
 	return err
@@ -138,6 +139,12 @@ func stopSignals(p *Program) (context.Context, context.CancelFunc) {
 		}
 	}()
 	return ctx, cancel
+}
+
+// colour reports whether to colour what goes to w: on a terminal, unless NO_COLOR
+// (https://no-color.org) is set or --no-ansi was given, as artisan's --no-ansi.
+func colour(c *cli.Context, w any) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == "" && !c.Bool("no-ansi")
 }
 
 // isTerminal reports whether f is an interactive terminal (not a pipe, file or /dev/null).

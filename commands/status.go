@@ -31,7 +31,7 @@ func statusCommand(p *Program) *cli.Command {
 			connectionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per snapshot"},
 			&cli.GenericFlag{Name: "watch", Value: watch,
-				Usage: "redraw every 2s until interrupted; `--watch 5s` or --watch=5s for another interval"},
+				Usage: "redraw every `INTERVAL` until interrupted: every 2s alone, --watch=5s or --watch 5s for another"},
 		},
 		Action: func(c *cli.Context) error { return runStatus(c, p, watch) },
 	}
@@ -139,7 +139,7 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 		case err != nil && ctx.Err() != nil && !first:
 			return nil // interrupted while watching
 		case err != nil && (first || watch.every == 0):
-			return err
+			return managerError(err)
 		case err != nil: // a watch outlives a backend that went away for a moment
 			fmt.Fprintf(p.Stderr, "%s qctl: %v\n", time.Now().Format(time.DateTime), err)
 		case c.Bool("json"):

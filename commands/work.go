@@ -54,8 +54,10 @@ func workerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-time", Usage: "stop after this many seconds (0 = no limit)"},
 		&cli.IntFlag{Name: "concurrency", Value: 1, Usage: "jobs run at once in this process"},
 		&cli.BoolFlag{Name: "force", Usage: "run even in maintenance mode (accepted for Laravel compatibility)"},
+		&cli.BoolFlag{Name: "daemon", Usage: "accepted for `queue:work --daemon` habits: qctl work is always long-lived"},
 		&cli.StringFlag{Name: "name", Value: "default", Usage: "worker name shown in events"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event instead of a line per job"},
+		&cli.BoolFlag{Name: "no-ansi", Usage: "no colour, even on a terminal (as NO_COLOR)"},
 		// Tests run several workers "on several hosts" with fast heartbeats.
 		&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats (default 2)"},
 		&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`"},
@@ -109,10 +111,16 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 		opts.Queues = []string{conn.Queue}
 	}
 	s.opts = opts
-	if c.Bool("json") {
+	switch {
+	case c.Bool("json"):
 		s.report = worker.JSONReporter(p.Stdout)
-	} else {
+	case colour(c, p.Stdout):
+		s.report = worker.ColourTextReporter(p.Stdout)
+	default:
 		s.report = worker.TextReporter(p.Stdout)
+	}
+	if listener.Child() != nil {
+		s.report = quietWhenIdle(s.report)
 	}
 	s.report = listener.ChildEvents(s.report) // a `listen` child's events also feed the listener's metrics
 	warnFailedDiscarded(p, m)
@@ -143,7 +151,22 @@ func openWorker(ctx context.Context, c *cli.Context, p *Program) (*workerSetup, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.conn.CheckQueues(opts.Queues...); err != nil {
+		s.close()
+		return nil, managerError(err)
+	}
 	return s, nil
+}
+
+// quietWhenIdle drops a `listen` child's "stopped: empty": an idle listener starts a child every
+// --sleep, and two lines each would be thousands an hour saying nothing. Its jobs' lines remain.
+func quietWhenIdle(report worker.Reporter) worker.Reporter {
+	return func(e worker.Event) {
+		if e.Type == worker.EventStopped && e.Reason == worker.StopEmpty {
+			return
+		}
+		report(e)
+	}
 }
 
 // warnFailedDiscarded says once, at a worker's start, that failed jobs will be dropped, as
@@ -156,6 +179,9 @@ func warnFailedDiscarded(p *Program, m *manager.Manager) {
 
 func runWork(c *cli.Context, p *Program) error {
 	ctx := context.Background()
+	if c.Bool("daemon") {
+		fmt.Fprintln(p.Stderr, "qctl: note: --daemon is not needed: qctl work always keeps running (it is accepted and ignored)")
+	}
 	waitCtx, stopWaiting := stopSignals(p) // a stop while waiting for the backend ends the wait
 	s, err := openWorker(waitCtx, c, p)
 	stopped := waitCtx.Err() != nil
@@ -177,7 +203,7 @@ func runWork(c *cli.Context, p *Program) error {
 	}
 	w := worker.New(worker.Deps{Queue: s.conn.Backend, Handlers: s.handlers, Failed: s.failed, Report: s.report,
 		Watch: listener.ChildReporter(), Duties: s.duties, Heartbeat: heartbeat(ctx, c, p, s.conn)}, s.opts)
-	if !c.Bool("json") {
+	if !c.Bool("json") && listener.Child() == nil { // a `listen` child: its listener said where it listens
 		fmt.Fprintf(p.Stdout, "Processing jobs from the [%s] queue on connection [%s].\n", strings.Join(s.opts.Queues, ","), s.conn.Name)
 	}
 	done := make(chan struct{})

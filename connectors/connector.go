@@ -63,7 +63,16 @@ var (
 	ErrLeaseLost = errors.New("reservation lost")
 	// ErrNotMigrated means the backend's tables are missing; the fix is `qctl migrate`.
 	ErrNotMigrated = errors.New("queue tables missing: run `qctl migrate`")
+	// ErrInvalidQueueName means the backend can never accept the queue name (a beanstalkd tube
+	// with a quote in it): a mistake in how qctl was called, not an outage to wait out.
+	ErrInvalidQueueName = errors.New("invalid queue name")
 )
+
+// QueueNameChecker is a backend that restricts queue names; CheckQueueName returns an error
+// wrapping ErrInvalidQueueName for a name it would refuse, before anything is sent.
+type QueueNameChecker interface {
+	CheckQueueName(queue string) error
+}
 
 // BatchPopper reserves several jobs in one round trip, so a worker with free slots fills them at
 // once instead of paying a round trip per job.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // requireTool skips when a tool is missing, unless QCTL_REQUIRE_SERVICES=1 (CI), where it fails.
@@ -22,10 +24,7 @@ func requireTool(t *testing.T, name, install string) string {
 		return path
 	}
 	msg := name + " is not installed; install it with: " + install
-	if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg + " [QCTL_REQUIRE_SERVICES=1]")
-	}
-	t.Skip(msg)
+	connectortest.Missing(t, msg)
 	return ""
 }
 

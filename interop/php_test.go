@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // phpPackages are the Debian packages of the PHP side: the CLI with its Redis and PDO drivers, and
@@ -45,10 +47,7 @@ func requirePHP(t testing.TB) {
 		return
 	}
 	msg := phpMissing + "; install them with: apt-get install -y " + phpPackages
-	if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg + " [QCTL_REQUIRE_SERVICES=1]")
-	}
-	t.Skip(msg)
+	connectortest.Missing(t, msg)
 }
 
 // phpCmd returns a command running testdata/php/<script> with the env's backend settings.

@@ -31,6 +31,9 @@ type Env struct {
 	// RunSync runs a job pushed onto a sync connection here and now, through the worker's
 	// executor; nil where the caller runs no jobs.
 	RunSync func(ctx context.Context, job *connectors.Reserved) error
+	// Log writes one line of the backend's own news (a server that stopped or resumed
+	// answering) to the manager's Output.
+	Log func(msg string)
 }
 
 // Tables is one database's migrations, as `qctl migrate` applies them.

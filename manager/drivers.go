@@ -39,12 +39,12 @@ func databaseTables(conn config.Connection) *Tables {
 	return &Tables{Dialect: conn.Dialect, DSN: conn.DSN, Targets: append(o.Targets(), o.FleetTarget())}
 }
 
-func openRedis(ctx context.Context, conn config.Connection, _ Env) (connectors.Queue, error) {
+func openRedis(ctx context.Context, conn config.Connection, env Env) (connectors.Queue, error) {
 	return redisqueue.Open(ctx, redisqueue.Options{
 		Addr: conn.Addr, Addrs: conn.Addrs, Mode: conn.Mode, MasterName: conn.MasterName,
 		Username: conn.Username, Password: conn.Password, DB: conn.DB, TLS: conn.TLS,
 		Prefix: conn.Prefix, CachePrefix: conn.CachePrefix, CacheDB: conn.CacheDB, Format: conn.Format,
-		RetryAfter: conn.RetryAfter, BlockFor: conn.BlockFor,
+		RetryAfter: conn.RetryAfter, BlockFor: conn.BlockFor, Log: env.Log,
 	})
 }
 

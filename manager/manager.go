@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/qctl/qctl/config"
@@ -56,6 +57,9 @@ type Options struct {
 	// Output receives exec handlers' stdout and stderr, and the report of jobs run by a sync
 	// connection; nil means os.Stderr.
 	Output io.Writer
+	// PrefixOutput puts "[job id] " before each line exec handlers write to Output: on a
+	// terminal, where their lines and the worker's interleave. Piped output stays raw.
+	PrefixOutput bool
 }
 
 // New returns a manager for cfg.
@@ -64,7 +68,7 @@ func New(cfg *config.Config, o Options) *Manager {
 		o.Output = os.Stderr
 	}
 	m := &Manager{cfg: cfg, output: o.Output}
-	m.handlers = handlers(cfg, o.Handlers, o.Output)
+	m.handlers = handlers(cfg, o.Handlers, o.Output, o.PrefixOutput)
 	return m
 }
 
@@ -101,12 +105,32 @@ func (m *Manager) Open(ctx context.Context, name string) (*Conn, error) {
 	if !ok { // the config knows the driver but nobody registered how to open it
 		return nil, fmt.Errorf("connection %q: driver %q has no open function registered", conn.Name, conn.Driver)
 	}
-	env := Env{RunSync: func(ctx context.Context, r *connectors.Reserved) error { return m.runSync(ctx, conn.Name, r) }}
+	env := Env{
+		RunSync: func(ctx context.Context, r *connectors.Reserved) error { return m.runSync(ctx, conn.Name, r) },
+		Log: func(msg string) {
+			fmt.Fprintf(m.output, "%s connection %s: %s\n", time.Now().Format(time.DateTime), conn.Name, msg)
+		},
+	}
 	q, err := d.Open(ctx, conn, env)
 	if err != nil {
-		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, err)
+		return nil, fmt.Errorf("connection %q (%s): %w", conn.Name, conn.Driver, migrateHint(err, conn.Name))
 	}
 	return &Conn{Connection: conn, Backend: q, driver: d, m: m}, nil
+}
+
+// CheckQueues returns an error wrapping connectors.ErrInvalidQueueName for the first queue name
+// the backend can never accept, so a worker refuses it at start instead of retrying forever.
+func (c *Conn) CheckQueues(queues ...string) error {
+	checker, ok := c.Backend.(connectors.QueueNameChecker)
+	if !ok {
+		return nil
+	}
+	for _, q := range queues {
+		if err := checker.CheckQueueName(q); err != nil {
+			return fmt.Errorf("connection %q (%s): %w", c.Name, c.Driver, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the backend's connections, and the fleet store's when Fleet opened one.
@@ -151,4 +175,25 @@ func (m *Manager) runSync(ctx context.Context, connection string, r *connectors.
 	w := worker.New(worker.Deps{Handlers: m.handlers, Failed: store, Report: worker.TextReporter(m.output)},
 		worker.Options{Connection: connection, Tries: 1})
 	return w.RunOne(ctx, r)
+}
+
+// notMigrated is a missing-tables error whose hint names the connection: bare `qctl migrate`
+// migrates the default connection, which may not be the one missing its tables.
+type notMigrated struct {
+	err        error
+	connection string
+}
+
+func (e *notMigrated) Error() string {
+	return strings.Replace(e.err.Error(), "run `qctl migrate`", "run `qctl migrate "+e.connection+"`", 1)
+}
+
+func (e *notMigrated) Unwrap() error { return e.err }
+
+// migrateHint names connection in err's `qctl migrate` hint when err says tables are missing.
+func migrateHint(err error, connection string) error {
+	if !errors.Is(err, connectors.ErrNotMigrated) {
+		return err
+	}
+	return &notMigrated{err: err, connection: connection}
 }

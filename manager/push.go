@@ -91,6 +91,9 @@ func (c *Conn) Push(ctx context.Context, job string, datas []json.RawMessage, o 
 	if queue == "" {
 		queue = c.Queue
 	}
+	if err := c.CheckQueues(queue); err != nil {
+		return nil, err
+	}
 	chunkSize := PushChunk
 	if _, atomic := c.Backend.(connectors.TxPusher); atomic && o.Priority == nil {
 		chunkSize = len(payloads) // all or nothing: one transaction

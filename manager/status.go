@@ -42,6 +42,9 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 	if !ok {
 		return snap, fmt.Errorf("%w: connection %q (%s) cannot report queue statistics", ErrNotSupported, c.Name, c.Driver)
 	}
+	if err := c.CheckQueues(only...); err != nil {
+		return snap, err
+	}
 	names := only
 	if len(names) == 0 {
 		listed, err := in.Queues(ctx)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	"github.com/qctl/qctl/connectors/beanstalkqueue"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/worker"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // privateBeanstalkd starts a beanstalkd of the test's own, so its command counters are the test's.
@@ -23,10 +24,7 @@ func privateBeanstalkd(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
-		if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-			t.Fatal("beanstalkd is not installed (apt-get install -y beanstalkd)")
-		}
-		t.Skip("beanstalkd is not installed (apt-get install -y beanstalkd)")
+		connectortest.Missing(t, "beanstalkd is not installed (apt-get install -y beanstalkd)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

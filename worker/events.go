@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fatih/color"
 )
 
 // EventType names what happened.
@@ -49,17 +51,60 @@ type Reporter func(Event)
 // TextReporter writes one aligned line per finished job, like `php artisan queue:work`:
 //
 //	2026-11-21 10:00:00 SendEmail ..................................... 12.34ms DONE
-func TextReporter(w io.Writer) Reporter {
+func TextReporter(w io.Writer) Reporter { return textReporter(w, false) }
+
+// ColourTextReporter is TextReporter with each job's outcome coloured as artisan colours it on a
+// terminal: DONE green, FAIL red, RELEASED yellow. The caller decides when: only on a terminal,
+// without NO_COLOR or --no-ansi.
+func ColourTextReporter(w io.Writer) Reporter { return textReporter(w, true) }
+
+// outcomes are the words that end a job line and their colours; EnableColor because the caller
+// has already decided, whatever fatih/color guesses from os.Stdout.
+var outcomes = func() map[EventType]outcomeStyle {
+	m := map[EventType]outcomeStyle{
+		EventProcessed: {"DONE", color.New(color.FgGreen)},
+		EventFailed:    {"FAIL", color.New(color.FgRed)},
+		EventReleased:  {"RELEASED", color.New(color.FgYellow)},
+	}
+	for _, o := range m {
+		o.colour.EnableColor()
+	}
+	return m
+}()
+
+type outcomeStyle struct {
+	word   string
+	colour *color.Color
+}
+
+func textReporter(w io.Writer, colour bool) Reporter {
 	var mu sync.Mutex
 	return func(e Event) {
 		line := textLine(e)
 		if line == "" {
 			return
 		}
+		if o, ok := outcomes[e.Type]; colour && ok {
+			line = o.paint(line)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		_, _ = io.WriteString(w, line+"\n")
 	}
+}
+
+// paint colours the outcome that ends a job line's first line.
+func (o outcomeStyle) paint(line string) string {
+	first, rest, more := strings.Cut(line, "\n")
+	at := strings.LastIndex(first, " "+o.word)
+	if at < 0 {
+		return line
+	}
+	first = first[:at+1] + o.colour.Sprint(first[at+1:])
+	if more {
+		return first + "\n" + rest
+	}
+	return first
 }
 
 // textWidth is the width a job line is padded to: an 80-column terminal.
@@ -104,7 +149,10 @@ func textLine(e Event) string {
 	}
 	job := e.Job
 	if job == "" {
-		job = "(unreadable job " + e.ID + ")"
+		job = "(unreadable job)"
+	}
+	if e.ID != "" { // the id `push` printed, so a job can be followed from push to its line
+		job += " #" + e.ID
 	}
 	left := stamp + " " + job + " "
 	right := " " + formatDuration(e.Duration) + " " + status

@@ -147,7 +147,11 @@ func (pol Policy) Decide(r Run) Decision {
 	}
 	reason, timedOut := r.Err, r.Ending == TimedOut || r.Ending == Killed && pol.Timeout > 0
 	if r.Ending == TimedOut {
-		reason = fmt.Errorf("%s: %w after %s", jobName(p), ErrTimedOut, pol.RunTimeout(p))
+		limit := pol.RunTimeout(p)
+		if te := (*jobs.TimeoutError)(nil); errors.As(r.Err, &te) {
+			limit = te.Limit // the handler's own, shorter limit applied
+		}
+		reason = fmt.Errorf("%s: %w after %s", jobName(p), ErrTimedOut, limit)
 	}
 	attempts := 0
 	if r.Attempts != nil {

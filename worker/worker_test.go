@@ -638,3 +638,27 @@ func TestBuryFailedOnBeanstalkdKeepsTheJobOnTheServer(t *testing.T) {
 		t.Fatal("a buried job was also written to the failed store")
 	}
 }
+
+// TestTextReporterColourAndID: the coloured reporter paints DONE green, FAIL red and RELEASED
+// yellow; the plain one writes no escape codes; both name the job's id.
+func TestTextReporterColourAndID(t *testing.T) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	events := []worker.Event{
+		{Time: at, Type: worker.EventProcessed, Job: "SendEmail", ID: "42"},
+		{Time: at, Type: worker.EventFailed, Job: "SendEmail", ID: "43", Error: "boom"},
+		{Time: at, Type: worker.EventReleased, Job: "SendEmail", ID: "44", Delay: time.Second},
+	}
+	var plain, coloured bytes.Buffer
+	for _, e := range events {
+		worker.TextReporter(&plain)(e)
+		worker.ColourTextReporter(&coloured)(e)
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("the plain reporter wrote escape codes: %q", plain.String())
+	}
+	for _, want := range []string{"SendEmail #42 ", "\x1b[32mDONE\x1b[0m", "\x1b[31mFAIL\x1b[0m\n    boom", "\x1b[33mRELEASED (retry in 1s)\x1b[0m"} {
+		if !strings.Contains(coloured.String(), want) {
+			t.Errorf("coloured output lacks %q:\n%q", want, coloured.String())
+		}
+	}
+}

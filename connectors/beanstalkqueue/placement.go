@@ -1,6 +1,10 @@
 package beanstalkqueue
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/qctl/qctl/connectors"
+)
 
 // serverFor returns the server that owns tube, by rendezvous (highest random weight) hashing: each
 // server scores hash(address, tube) and the highest score wins.
@@ -52,15 +56,18 @@ var nameChars = func() (ok [256]bool) {
 	return ok
 }()
 
+// CheckQueueName rejects a tube name beanstalkd would refuse (see checkTube).
+func (q *Queue) CheckQueueName(tube string) error { return checkTube(tube) }
+
 // checkTube rejects a name beanstalkd would refuse, before anything is sent: letters, digits and
 // -+/;.$_(), not starting with a hyphen, 1 to 199 bytes (beanstalkd allows 200, go-beanstalk 199).
 func checkTube(tube string) error {
 	if tube == "" || len(tube) >= 200 || tube[0] == '-' {
-		return fmt.Errorf("beanstalkqueue: invalid tube name %q: 1 to 199 characters, not starting with '-'", tube)
+		return fmt.Errorf("beanstalkqueue: %w: tube %q: 1 to 199 characters, not starting with '-'", connectors.ErrInvalidQueueName, tube)
 	}
 	for i := 0; i < len(tube); i++ {
 		if !nameChars[tube[i]] {
-			return fmt.Errorf("beanstalkqueue: invalid tube name %q: %q is not allowed (letters, digits and -+/;.$_() are)", tube, tube[i])
+			return fmt.Errorf("beanstalkqueue: %w: tube %q: %q is not allowed (letters, digits and -+/;.$_() are)", connectors.ErrInvalidQueueName, tube, tube[i])
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	beanstalk "github.com/beanstalkd/go-beanstalk"
 
 	"github.com/qctl/qctl/connectors"
+
+	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // freeAddr returns a loopback address nothing listens on (the kernel picked the port).
@@ -42,10 +43,7 @@ func startServer(t testing.TB, addr string, args ...string) *privateServer {
 	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
 		msg := "beanstalkd is not installed (apt-get install -y beanstalkd)"
-		if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		connectortest.Missing(t, msg)
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	s := &privateServer{t: t, addr: addr, cmd: exec.Command(bin, append([]string{"-l", host, "-p", port}, args...)...)}

@@ -73,6 +73,7 @@ type Queue struct {
 	cache      *laravelCache // the restart signal's home when Options.CacheTable is set
 	*Fleet                   // the connectors.Fleet ability, on the same connections
 	bulk       bulkMode
+	maxPacket  int64 // MySQL's max_allowed_packet, read at Open; 0 elsewhere
 	closeOnce  sync.Once
 	closeErr   error
 
@@ -175,6 +176,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	if err == nil && o.Dialect == sqldb.MySQL {
 		q.bulk, err = detectBulkMode(ctx, q.db)
+		_ = q.db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&q.maxPacket) // 0: unknown, not checked
 	}
 	if err != nil {
 		q.db.Close()
@@ -236,7 +238,7 @@ func failOn(dialect, op, table string, err error) error {
 	case sqldb.IsUndefinedTable(err):
 		return fmt.Errorf("%s: %w: %w", prefix, connectors.ErrNotMigrated, err)
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return fmt.Errorf("%s: %w", prefix, sqldb.ExplainTooLarge(err))
 }
 
 func parseID(job *connectors.Reserved) (int64, error) {

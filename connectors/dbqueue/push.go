@@ -68,6 +68,15 @@ func versionAtLeast(v string, major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
+// fits refuses a payload larger than MySQL's max_allowed_packet (less room for the statement)
+// before it is sent: MariaDB may answer one by dropping the connection instead of error 1153.
+func (q *Queue) fits(payload []byte) error {
+	if q.maxPacket > 0 && int64(len(payload))+1024 > q.maxPacket {
+		return sqldb.TooLarge(int64(len(payload)), q.maxPacket)
+	}
+	return nil
+}
+
 // Push inserts one job, ready at now+delay, and returns its row id.
 func (q *Queue) Push(ctx context.Context, queue string, payload []byte, delay time.Duration) (string, error) {
 	if err := q.checkStorable(payload); err != nil {
@@ -155,6 +164,11 @@ func (q *Queue) PushBulkWith(ctx context.Context, queue string, payloads [][]byt
 // the remedy, where the server would say only "invalid byte sequence" (or, MySQL without strict
 // mode, store the payload cut short at that byte).
 func (q *Queue) checkStorable(payloads ...[]byte) error {
+	for _, p := range payloads {
+		if err := q.fits(p); err != nil {
+			return err
+		}
+	}
 	for n, p := range payloads {
 		i := sqldb.FirstRefused(q.dialect, p)
 		if i < 0 {

@@ -61,6 +61,14 @@ const (
 // newClient builds the go-redis client for mode. Context deadlines apply to socket I/O, so a
 // caller's timeout bounds every call.
 func newClient(o *Options, mode string) (redis.UniversalClient, error) {
+	c, err := newModeClient(o, mode)
+	if err == nil && o.outage != nil {
+		c.AddHook(o.outage)
+	}
+	return c, err
+}
+
+func newModeClient(o *Options, mode string) (redis.UniversalClient, error) {
 	var tlsConfig *tls.Config
 	if o.TLS {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12} // server name comes from each address
@@ -119,7 +127,7 @@ func connect(ctx context.Context, o *Options) (client redis.UniversalClient, clu
 	if o.Mode == ModeAuto && mode == ModeSingle && isClusterNode(ctx, client) {
 		client.Close()
 		return connect(ctx, &Options{Mode: ModeCluster, Addrs: o.addrs(), Username: o.Username,
-			Password: o.Password, TLS: o.TLS})
+			Password: o.Password, TLS: o.TLS, outage: o.outage})
 	}
 	if o.Mode == ModeSingle && isClusterNode(ctx, client) {
 		client.Close()

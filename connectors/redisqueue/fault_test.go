@@ -3,6 +3,8 @@ package redisqueue
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +16,10 @@ import (
 func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	srv := startPrivateRedis(t, 0)
 	ctx := context.Background()
-	q, err := Open(ctx, Options{Addr: srv.addr(), RetryAfter: time.Minute})
+	var mu sync.Mutex
+	var logged []string
+	logLine := func(msg string) { mu.Lock(); logged = append(logged, msg); mu.Unlock() }
+	q, err := Open(ctx, Options{Addr: srv.addr(), RetryAfter: time.Minute, Log: logLine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,5 +79,11 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	}
 	if lastErr != nil {
 		t.Fatalf("the same *Queue did not work again after Redis came back: %v", lastErr)
+	}
+	// Five failed calls, one outage: one line when it went away, one when it came back.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 2 || !strings.Contains(logged[0], "is not answering") || !strings.Contains(logged[1], "answers again") {
+		t.Fatalf("logged %q, want one line for the outage and one for the recovery", logged)
 	}
 }

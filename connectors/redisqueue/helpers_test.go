@@ -120,10 +120,7 @@ type privateRedis struct {
 func startPrivateRedis(t testing.TB, port int, extra ...string) *privateRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("QCTL_REQUIRE_SERVICES") == "1" {
-			t.Fatal("redis-server is not installed [QCTL_REQUIRE_SERVICES=1]")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
+		connectortest.Missing(t, "redis-server is not installed (apt-get install redis-server)")
 	}
 	if port == 0 {
 		port = freePort(t)

@@ -3,6 +3,8 @@ package redisqueue
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 )
 
@@ -76,6 +78,17 @@ func withIDAndAttempts(payload []byte) (out []byte, id string) {
 	}
 	out = append(out, payload[env.closeAt:]...)
 	return out, id
+}
+
+// jobID is a popped job's id: its payload's "id", or for a payload without one (not a job at all,
+// pushed by hand) "payload-" and the start of its SHA-256, so that the worker's line and the
+// failed record still name it and the same bytes always get the same name.
+func jobID(payload []byte) string {
+	if id := payloadID(payload); id != "" {
+		return id
+	}
+	sum := sha256.Sum256(payload)
+	return "payload-" + hex.EncodeToString(sum[:6])
 }
 
 // payloadID returns the top-level "id" of a popped payload, or "" when it has none.

@@ -54,6 +54,11 @@ type Options struct {
 	BlockFor time.Duration
 	// Now is the clock; nil means time.Now. Every "now" the scripts see comes from it.
 	Now func() time.Time
+	// Log receives one line when a server stops answering and one when it answers again; nil
+	// discards them. go-redis's own log lines (several per failed call) are always discarded.
+	Log func(msg string)
+
+	outage *outageLog // shared by the queue's clients, so an outage is reported once
 }
 
 // migrateLimit caps how many due jobs one pop moves from each sorted set, so a backlog of
@@ -113,6 +118,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.RetryAfter < 0 || o.BlockFor < 0 {
 		return nil, fmt.Errorf("redisqueue: retry_after and block_for must not be negative")
 	}
+	o.outage = newOutageLog(o.Log)
 	rdb, cluster, err := connect(ctx, &o)
 	if err != nil {
 		return nil, err
@@ -243,7 +249,7 @@ func (q *Queue) PopN(ctx context.Context, queue string, n int) ([]*connectors.Re
 		}
 		payload := []byte(original)
 		jobs = append(jobs, &connectors.Reserved{
-			Queue: queue, ID: payloadID(payload), Attempts: int(attempts), Payload: payload, Receipt: reserved,
+			Queue: queue, ID: jobID(payload), Attempts: int(attempts), Payload: payload, Receipt: reserved,
 		})
 	}
 	return jobs, nil

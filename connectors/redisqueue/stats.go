@@ -58,19 +58,26 @@ func (q *Queue) QueueStats(ctx context.Context, queue string) (connectors.QueueS
 		Reserved: reservedAll.Val(),
 	}
 	since := int64(math.MaxInt64)
+	// A time qctl or Laravel could not have written (a hand-pushed payload's "createdAt": 1, a
+	// score of 0) is ignored rather than shown as a job waiting for 56 years.
+	seen := func(unix int64) {
+		if unix >= plausibleSince && unix <= now+86400 {
+			since = min(since, unix)
+		}
+	}
 	if h, err := head.Result(); err == nil {
 		if pushed, ok := pushTime(h); ok {
-			since = pushed
+			seen(pushed)
 		}
 	}
 	if delayedDue.Val() > 0 && len(firstDelayed.Val()) == 1 {
-		since = min(since, int64(firstDelayed.Val()[0].Score))
+		seen(int64(firstDelayed.Val()[0].Score))
 	}
 	if q.retryAfter > 0 && reservedUp.Val() > 0 {
 		st.Ready += reservedUp.Val()
 		st.Reserved -= reservedUp.Val()
 		if len(firstReserved.Val()) == 1 {
-			since = min(since, int64(firstReserved.Val()[0].Score))
+			seen(int64(firstReserved.Val()[0].Score))
 		}
 	}
 	if st.Ready > 0 && since != math.MaxInt64 {
@@ -78,6 +85,9 @@ func (q *Queue) QueueStats(ctx context.Context, queue string) (connectors.QueueS
 	}
 	return st, nil
 }
+
+// plausibleSince is 2000-01-01 UTC: no queued job's time is older.
+const plausibleSince = 946684800
 
 // pushTime reads when a payload was pushed: Laravel 12's "createdAt" (unix seconds) or Horizon's
 // "pushedAt" (unix seconds with a fraction, as a string). ok is false when it has neither.

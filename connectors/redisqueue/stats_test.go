@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,33 @@ func TestQueueOfKeyUndoesEveryLayout(t *testing.T) {
 		if got != c.want || ok != (c.want != "") {
 			t.Errorf("queueOfKey(%q) = %q, %v; want %q", c.key, got, ok, c.want)
 		}
+	}
+}
+
+// TestUnreadableJobs: a payload pushed by hand that is not a job gets an id when popped, and a
+// push time no queue could have written ("createdAt": 1) is not shown as a 56-year-old job.
+func TestUnreadableJobs(t *testing.T) {
+	ctx := context.Background()
+	client := sharedClient(t)
+	q, err := Open(ctx, Options{Addr: sharedAddr, Prefix: testPrefix(t, client)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	if _, err := q.Push(ctx, "mail", []byte(`{"job":"A","createdAt":1}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := q.QueueStats(ctx, "mail"); err != nil || !st.OldestReady.IsZero() {
+		t.Fatalf("QueueStats = %+v, %v; want no oldest-ready time", st, err)
+	}
+	if _, err := q.Push(ctx, "junk", []byte(`garbage{`), 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := q.Pop(ctx, "junk")
+	if err != nil || r == nil {
+		t.Fatalf("Pop = %v, %v", r, err)
+	}
+	if !strings.HasPrefix(r.ID, "payload-") || len(r.ID) != len("payload-")+12 {
+		t.Fatalf("an unreadable job's id is %q, want payload-<12 hex>", r.ID)
 	}
 }

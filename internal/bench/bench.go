@@ -55,6 +55,10 @@ type Options struct {
 	// Progress receives a line about the running phase every ProgressEvery; nil for none.
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	// Phase, when set, is called as each phase starts with its name and job count; the
+	// returned update is called with the jobs done so far about ten times a second, and end
+	// once the phase is over. On a terminal it draws a progress bar with the time left.
+	Phase func(name string, total int) (update func(done int64), end func())
 	// StallAfter aborts a phase that makes no progress for this long; 0 means a minute.
 	StallAfter time.Duration
 	// Encode builds a job's payload the way the connection's pushes do (the manager's

@@ -28,7 +28,13 @@ func (b *bench) watch(phase string, total int) (m *meter, stop func()) {
 		every = 2 * time.Second
 	}
 	check := min(every, b.opts.StallAfter)
+	update, end := func(int64) {}, func() {}
+	if b.opts.Phase != nil {
+		update, end = b.opts.Phase(phase, total)
+		check = min(check, 100*time.Millisecond)
+	}
 	go func() {
+		defer end()
 		defer close(m.exited)
 		start := time.Now()
 		lastPrint, lastMove, lastDone := start, start, int64(0)
@@ -40,6 +46,7 @@ func (b *bench) watch(phase string, total int) (m *meter, stop func()) {
 				return
 			case now := <-tick.C:
 				done := m.done.Load()
+				update(done)
 				if done != lastDone {
 					lastMove, lastDone = now, done
 				} else if now.Sub(lastMove) >= b.opts.StallAfter {

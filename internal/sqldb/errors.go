@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -113,4 +114,26 @@ func IsDeadlock(err error) bool {
 		return myErr.Number == 1213
 	}
 	return false
+}
+
+// ErrTooLarge means a job does not fit in one MySQL statement (the server's max_allowed_packet).
+var ErrTooLarge = errors.New("the job is larger than the MySQL server accepts in one statement (its max_allowed_packet)")
+
+// tooLargeFix is what to do about ErrTooLarge.
+const tooLargeFix = "raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = 67108864, or in my.cnf) or keep large data out of the payload"
+
+// TooLarge is the error for a payload of size bytes that a server whose max_allowed_packet is
+// limit cannot take: said before sending, since a server may just drop the connection.
+func TooLarge(size, limit int64) error {
+	return fmt.Errorf("%w: %d bytes, the server's limit is %d: %s", ErrTooLarge, size, limit, tooLargeFix)
+}
+
+// ExplainTooLarge returns err with what to do when a statement was larger than MySQL allows
+// (server error 1153, or the driver's own packet limit). Other errors are returned as they are.
+func ExplainTooLarge(err error) error {
+	var myErr *mysql.MySQLError
+	if (errors.As(err, &myErr) && myErr.Number == 1153) || errors.Is(err, mysql.ErrPktTooLarge) {
+		return fmt.Errorf("%w: %s: %w", ErrTooLarge, tooLargeFix, err)
+	}
+	return err
 }

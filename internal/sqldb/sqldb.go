@@ -24,7 +24,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -80,6 +83,12 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	switch dialect {
 	case SQLite:
 		where = SQLitePath(dsn)
+		// SQLite reports a missing directory as "unable to open database file: out of memory".
+		if dir := filepath.Dir(where); where != "" && !strings.HasPrefix(where, "file:") && !strings.HasPrefix(where, ":memory:") {
+			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+				return nil, unavailable(dialect, where, fmt.Errorf("the directory %s does not exist (qctl creates the database file, not its directory)", dir))
+			}
+		}
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
 		if err == nil {
 			sqlDB.SetMaxOpenConns(1)
