@@ -34,12 +34,7 @@ func runClear(c *cli.Context, p *Program) error {
 		return err
 	}
 	defer done()
-	var queues []string
-	for _, name := range strings.Split(c.String("queue"), ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			queues = append(queues, name)
-		}
-	}
+	queues := queuesFlag(c)
 	if len(queues) == 0 {
 		queues = []string{conn.Queue}
 	}

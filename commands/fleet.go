@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -32,44 +31,18 @@ func workersCommand(p *Program) *cli.Command {
 				return err
 			}
 			defer done()
-			terminal := isTerminal(p.Stdout) && !c.Bool("json")
-			for first := true; ; first = false {
-				ws, err := conn.Workers(ctx)
-				switch {
-				case err != nil && ctx.Err() != nil && !first:
-					return nil
-				case err != nil && (first || watch.every == 0):
-					return managerError(err)
-				case err != nil:
-					fmt.Fprintf(p.Stderr, "%s qctl: %v\n", time.Now().Format(time.DateTime), err)
-				case c.Bool("json"):
-					out := struct {
-						Connection string               `json:"connection"`
-						Time       time.Time            `json:"time"`
-						Workers    []worker.Info        `json:"workers"`
-						Queues     []manager.QueueTotal `json:"queues"`
-					}{conn.Name, time.Now(), ws, manager.QueueTotals(ws)}
-					if err := json.NewEncoder(p.Stdout).Encode(out); err != nil {
-						return err
-					}
-				default:
-					if watch.every > 0 && terminal {
-						fmt.Fprint(p.Stdout, "\x1b[H\x1b[2J")
-						fmt.Fprintf(p.Stdout, "Every %s: qctl workers %s    %s\n\n", watch.every, conn.Name, time.Now().Format(time.DateTime))
-					} else if watch.every > 0 && !first {
-						fmt.Fprintln(p.Stdout)
-					}
-					writeWorkersTable(p.Stdout, ws, time.Now())
-				}
-				if watch.every == 0 {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(watch.every):
-				}
+			type listing struct {
+				Connection string               `json:"connection"`
+				Time       time.Time            `json:"time"`
+				Workers    []worker.Info        `json:"workers"`
+				Queues     []manager.QueueTotal `json:"queues"`
 			}
+			return redraw(ctx, p, watch, c.Bool("json"), "qctl workers "+conn.Name, "",
+				func() (listing, error) {
+					ws, err := conn.Workers(ctx)
+					return listing{conn.Name, time.Now(), ws, manager.QueueTotals(ws)}, err
+				},
+				func(w io.Writer, l listing) { writeWorkersTable(w, l.Workers, l.Time) })
 		},
 	}
 }
@@ -103,17 +76,6 @@ func writeWorkersTable(w io.Writer, ws []worker.Info, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%d\t%d/%d\n", name, t.Workers, t.Running, t.Slots)
 	}
 	tw.Flush()
-}
-
-// queuesFlag reads --queue a,b.
-func queuesFlag(c *cli.Context) []string {
-	var out []string
-	for _, q := range strings.Split(c.String("queue"), ",") {
-		if q = strings.TrimSpace(q); q != "" {
-			out = append(out, q)
-		}
-	}
-	return out
 }
 
 func pauseCommand(p *Program) *cli.Command {

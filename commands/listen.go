@@ -127,21 +127,17 @@ func runListen(c *cli.Context, p *Program) error {
 	}
 	defer store.Close()
 	defer conn.Close()
-	for _, q := range strings.Split(c.String("queue"), ",") {
-		if q = strings.TrimSpace(q); q != "" {
-			if err := conn.CheckQueues(q); err != nil {
-				return managerError(err)
-			}
-		}
+	queues := queuesFlag(c)
+	if err := conn.CheckQueues(queues...); err != nil {
+		return managerError(err)
+	}
+	if len(queues) == 0 {
+		queues = []string{conn.Queue}
 	}
 
 	// Metrics count the children's job events (sent on their report pipe) and the listener's own;
 	// only the listener's own are printed here, the children print theirs.
 	name := c.String("name")
-	queues := strings.Split(c.String("queue"), ",")
-	if c.String("queue") == "" {
-		queues = []string{conn.Queue}
-	}
 	counted, stopMetrics, err := serveMetrics(c, p, conn.Name, name, conn.Backend, queues, m.Handlers(), func(e worker.Event) {
 		if e.Worker == name {
 			report(e)

@@ -1,12 +1,10 @@
 package commands
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -35,47 +33,6 @@ func statusCommand(p *Program) *cli.Command {
 		},
 		Action: func(c *cli.Context) error { return runStatus(c, p, watch) },
 	}
-}
-
-// watchValue is --watch: a flag that works alone (every defaultWatch) or with a value
-// (--watch=5s, --watch=0.5). It tells the flag package it is boolean so that --watch needs no value.
-type watchValue struct {
-	every time.Duration // 0 = not watching
-}
-
-const defaultWatch = 2 * time.Second
-
-func (w *watchValue) IsBoolFlag() bool { return true }
-
-func (w *watchValue) String() string {
-	if w == nil || w.every == 0 {
-		return ""
-	}
-	return w.every.String()
-}
-
-func (w *watchValue) Set(s string) error {
-	switch s {
-	case "true":
-		w.every = defaultWatch
-		return nil
-	case "false":
-		w.every = 0
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
-			return fmt.Errorf("%q is not an interval (like 5s or 0.5)", s)
-		}
-		d = seconds(f)
-	}
-	if d < 100*time.Millisecond {
-		return fmt.Errorf("%q is shorter than 100ms", s)
-	}
-	w.every = d
-	return nil
 }
 
 func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
@@ -124,52 +81,13 @@ func runStatus(c *cli.Context, p *Program, watch *watchValue) error {
 	} else {
 		defer store.Close()
 	}
-	var only []string
-	for _, name := range strings.Split(c.String("queue"), ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			only = append(only, name)
-		}
-	}
-
-	terminal := isTerminal(p.Stdout) && !c.Bool("json")
-	for first := true; ; first = false {
-		snap, err := conn.Snapshot(ctx, store, only)
-		snap.FailedNote = failedNote
-		switch {
-		case err != nil && ctx.Err() != nil && !first:
-			return nil // interrupted while watching
-		case err != nil && (first || watch.every == 0):
-			return managerError(err)
-		case err != nil: // a watch outlives a backend that went away for a moment
-			fmt.Fprintf(p.Stderr, "%s qctl: %v\n", time.Now().Format(time.DateTime), err)
-		case c.Bool("json"):
-			enc := json.NewEncoder(p.Stdout)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(snap); err != nil {
-				return err
-			}
-		case watch.every > 0 && terminal:
-			fmt.Fprint(p.Stdout, "\x1b[H\x1b[2J") // home, clear: redraw in place
-			fmt.Fprintf(p.Stdout, "Every %s: qctl status %s    %s\n\n", watch.every, conn.Name, snap.Time.Format(time.DateTime))
-			writeStatusTable(p.Stdout, snap)
-		case watch.every > 0:
-			if !first {
-				fmt.Fprintln(p.Stdout)
-			}
-			fmt.Fprintf(p.Stdout, "%s connection %s\n", snap.Time.Format(time.DateTime), conn.Name)
-			writeStatusTable(p.Stdout, snap)
-		default:
-			writeStatusTable(p.Stdout, snap)
-		}
-		if watch.every == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(watch.every):
-		}
-	}
+	only := queuesFlag(c)
+	return redraw(ctx, p, watch, c.Bool("json"), "qctl status "+conn.Name, "connection "+conn.Name,
+		func() (manager.Snapshot, error) {
+			snap, err := conn.Snapshot(ctx, store, only)
+			snap.FailedNote = failedNote
+			return snap, err
+		}, writeStatusTable)
 }
 
 // writeStatusTable prints snap as an aligned table; the buried column appears only when a queue

@@ -309,11 +309,7 @@ func workerOptions(c *cli.Context) (worker.Options, error) {
 		Once:          c.Bool("once"),
 		StopWhenEmpty: c.Bool("stop-when-empty"),
 		Name:          c.String("name"),
-	}
-	for _, q := range strings.Split(c.String("queue"), ",") {
-		if q = strings.TrimSpace(q); q != "" {
-			o.Queues = append(o.Queues, q)
-		}
+		Queues:        queuesFlag(c),
 	}
 	for flag, v := range map[string]int{"tries": o.Tries, "timeout": c.Int("timeout"), "memory": c.Int("memory"), "max-jobs": o.MaxJobs, "max-time": c.Int("max-time")} {
 		if v < 0 {
