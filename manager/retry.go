@@ -221,26 +221,18 @@ func (r *retrier) push(ctx context.Context, connection, queue string, recs []fai
 		}
 		return recs, nil, false
 	}
-	if len(recs) > 1 {
-		// All or nothing on the database driver (one transaction). On Redis a failure part way
-		// leaves some pushed and all listed: retrying them again runs those twice, but none is lost.
-		ids, err := c.PushRaw(ctx, queue, payloads, 0, nil)
-		if err == nil {
-			return recs, nil, false
-		}
-		pushed = recs[:len(ids)]
+	// Elsewhere a bulk push stores all or nothing, and one at a time stops at the first failure:
+	// the ids returned are those stored, and only those records are forgotten.
+	ids, err := c.PushRaw(ctx, queue, payloads, 0, nil)
+	if err != nil {
 		refuse(recs[len(ids):], fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
-		return pushed, refused, false
-	}
-	if _, err := c.PushRaw(ctx, queue, payloads, 0, nil); err != nil {
-		refuse(recs, fmt.Errorf("pushing onto %s/%s: %w", connection, queue, err))
-		return nil, refused, false
+		return recs[:len(ids)], refused, false
 	}
 	return recs, nil, false
 }
 
-// RetryToken names one failure of a job for connectors.OncePusher: a job that fails again after its retry is a new
-// failure (a new row), which a later retry must push again.
+// RetryToken names one failure of a job for connectors.OncePusher: a job that fails again after
+// its retry is a new failure (a new row), which a later retry must push again.
 func RetryToken(rec failed.Record) string {
 	return fmt.Sprintf("%s:%d:%d", rec.ID, rec.RowID, rec.FailedAt.Unix())
 }
