@@ -306,22 +306,18 @@ func (m *Master) exited(e exit) {
 		}
 	}
 	ran := time.Since(e.c.started)
+	if ran > 10*time.Second {
+		e.p.failures = 0 // a worker that ran a while ends a run of quick failures
+	}
 	switch {
 	case e.c.stopping:
 	case e.code == 0 || e.code == 12 || e.code == 13: // restart, max-time, memory, stuck handler
 		m.log.printf("Worker %d (%s) exited %d: replacing it", e.c.cmd.Process.Pid, e.c.name, e.code)
 	default:
-		if ran > 10*time.Second {
-			e.p.failures = 0
-		}
 		e.p.failures++
 		wait := backoff(e.p.failures)
 		e.p.notBefore = time.Now().Add(wait)
 		m.log.printf("Worker %d (%s) exited %d after %s: replacing it in %s", e.c.cmd.Process.Pid, e.c.name, e.code, ran.Round(time.Millisecond), wait)
-		return
-	}
-	if ran > 10*time.Second {
-		e.p.failures = 0
 	}
 }
 
