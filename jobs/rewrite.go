@@ -44,7 +44,7 @@ func ForRetry(payload []byte, now time.Time) []byte {
 			}
 		}
 	}
-	return SetKeys(payload, replace)
+	return setKeys(payload, fields, replace)
 }
 
 // SetKeys replaces the values of the top-level keys in replace (raw JSON values), keeping every
@@ -56,6 +56,14 @@ func SetKeys(payload []byte, replace map[string]string) []byte {
 	}
 	fields, err := objectFields(payload)
 	if err != nil {
+		return payload
+	}
+	return setKeys(payload, fields, replace)
+}
+
+// setKeys is SetKeys on a payload already split into its fields.
+func setKeys(payload []byte, fields []extraField, replace map[string]string) []byte {
+	if len(replace) == 0 {
 		return payload
 	}
 	var out bytes.Buffer
