@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -10,6 +11,10 @@ import (
 // `qctl work redis --queue=high` means what it does in `php artisan queue:work redis --queue=high`.
 // urfave/cli v2 stops reading flags at the first positional argument and would otherwise take
 // `--queue=high` for a second connection name. Everything after `--` is left as it is.
+//
+// A global flag given after the subcommand (`qctl work --config prod.toml`), which urfave/cli
+// v2 would refuse, moves in front of the subcommand, unless the subcommand has a flag of the
+// same name.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -29,7 +34,7 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
-	var flags, positional []string
+	var global, flags, positional []string
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
@@ -41,18 +46,45 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
+		if !hasFlag(cmd.Flags, a) && hasFlag(app.Flags, a) {
+			global = append(global, a)
+			if takesValue(app.Flags, a) && j+1 < len(rest) {
+				j++
+				global = append(global, rest[j])
+			}
+			continue
+		}
 		flags = append(flags, a)
 		if takesValue(cmd.Flags, a) && j+1 < len(rest) {
 			j++
 			flags = append(flags, rest[j])
 		}
 	}
-	out := append([]string{}, args[:i+1]...)
+	out := append([]string{}, args[:i]...)
+	out = append(out, global...)
+	out = append(out, args[i])
 	out = append(out, flags...)
 	if len(positional) > 0 && positional[0] != "--" {
 		out = append(out, "--")
 	}
 	return append(out, positional...)
+}
+
+// flagName is arg's flag name: without dashes and without an "=value".
+func flagName(arg string) string {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return name
+}
+
+// hasFlag reports whether arg names one of flags.
+func hasFlag(flags []cli.Flag, arg string) bool {
+	name := flagName(arg)
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // takesValue reports whether arg is a flag in flags that reads the next argument as its value.
