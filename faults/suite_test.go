@@ -161,6 +161,11 @@ func run(t *testing.T, sc scenario) tally {
 		if code := p.exitWithin(t, 30*time.Second); code != 0 {
 			t.Errorf("qctl %s exited %d\n%s", strings.Join(p.cmd.Args[1:], " "), code, tail(p.out.String()))
 		}
+		// A driver's own log lines ("[mysql] packets.go:58: unexpected EOF") say again, in
+		// another format, what the worker's outage report says once.
+		if lines := grepLines(p.out.String(), "[mysql] "); lines != "" {
+			t.Errorf("qctl %s printed the MySQL driver's log lines:\n%s", strings.Join(p.cmd.Args[1:], " "), lines)
+		}
 	}
 
 	runs := readRuns(t, recordPath)

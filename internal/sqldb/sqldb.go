@@ -64,6 +64,11 @@ const (
 	sqliteBusyTimeoutMS = 10000
 )
 
+// quietMySQL is a mysql.Logger that drops the driver's log lines.
+type quietMySQL struct{}
+
+func (quietMySQL) Print(...any) {}
+
 // ErrUnreachable is wrapped by Open's error when the database could not be reached. A connector
 // translates it into connectors.ErrUnavailable at its boundary; sqldb itself stays below the
 // connector contract.
@@ -138,6 +143,10 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 		if !strings.Contains(dsn, "clientFoundRows=") {
 			mysqlCfg.ClientFoundRows = true
 		}
+		// The driver logs what it retries by itself ("closing bad idle connection: EOF") to the
+		// process's stderr in a format of its own; what does fail reaches qctl as an error, and
+		// the worker reports an outage once.
+		mysqlCfg.Logger = quietMySQL{}
 		var connector driver.Connector
 		connector, err = mysql.NewConnector(mysqlCfg)
 		if err == nil {
