@@ -42,6 +42,13 @@ type Heartbeat struct {
 	// Unlisted reads the flags but keeps no entry: a `listen` child runs one job and exits, so
 	// it obeys a pause without crowding the registry.
 	Unlisted bool
+	// Minute is the length of one history sample (see history.go); 0 means a minute. Tests
+	// shorten it.
+	Minute time.Duration
+	// OnMinute, when set, is called from a beat once per completed minute, a little after its
+	// end (two beats, so every live worker has published it): the connection's history writer
+	// (manager) decides there whether this worker is the one to sum the fleet's entries.
+	OnMinute func(ctx context.Context, at time.Time) error
 }
 
 // DefaultHeartbeat is the time between beats: pause and terminate take effect within it.
@@ -73,6 +80,8 @@ type Info struct {
 	BeatAt       time.Time    `json:"beat_at"`
 	HeartbeatS   float64      `json:"heartbeat_s"`
 	Version      string       `json:"version,omitempty"`
+	// History is what the worker did in its last two completed minutes, per queue.
+	History []MinuteStats `json:"history,omitempty"`
 }
 
 // RunningJob is one job a worker runs now.
@@ -93,6 +102,8 @@ type heartbeat struct {
 	failed    atomic.Int64
 	paused    atomic.Pointer[map[string]bool] // the queues whose pause flag is set; nil = none
 	allPaused atomic.Bool
+	hist      *history // per-minute counters; the beats clear and read them, jobs add
+	recorded  int64    // the last minute OnMinute succeeded for; only the beats touch it
 
 	mu      sync.Mutex
 	running map[*connectors.Reserved]time.Time
@@ -114,6 +125,7 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 	if h.cfg.Interval <= 0 {
 		h.cfg.Interval = DefaultHeartbeat
 	}
+	h.hist = newHistory(w.opts.Queues, h.cfg.Minute)
 	report, watch := w.report, w.watch
 	w.report = func(e Event) {
 		switch e.Type {
@@ -121,6 +133,12 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 			h.processed.Add(1)
 		case EventFailed:
 			h.failed.Add(1)
+		}
+		if e.Type == EventProcessed || e.Type == EventFailed || e.Type == EventReleased {
+			if e.Time.IsZero() {
+				e.Time = w.now() // the report below would stamp it the same
+			}
+			h.hist.record(&e)
 		}
 		report(e)
 	}
@@ -194,15 +212,38 @@ func (h *heartbeat) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(h.cfg.Interval, time.Second))
 	defer cancel()
 	err := h.readFlags(ctx)
+	h.hist.prepare(h.w.now())
 	if h.cfg.Unlisted {
 		// nothing to write
 	} else if entry, jerr := json.Marshal(h.info()); jerr == nil {
-		err = errors.Join(err, h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl()))
+		perr := h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl())
+		if perr == nil {
+			perr = h.minuteDone(ctx)
+		}
+		err = errors.Join(err, perr)
 	}
 	if err != nil && !h.failing {
 		h.w.report(Event{Type: EventError, Error: "heartbeat (pause and terminate are not seen until it works): " + err.Error()})
 	}
 	h.failing = err != nil
+}
+
+// minuteDone calls OnMinute for the last completed minute, once two beats have passed since it
+// ended (every live worker has published it by then), unless that was done already.
+func (h *heartbeat) minuteDone(ctx context.Context) error {
+	if h.cfg.OnMinute == nil {
+		return nil
+	}
+	now := h.w.now()
+	last := h.hist.index(now.Add(-2*h.cfg.Interval)) - 1
+	if last <= h.recorded || last < h.hist.index(h.started) {
+		return nil // done, or the worker was not running then
+	}
+	if err := h.cfg.OnMinute(ctx, h.hist.start(last)); err != nil {
+		return fmt.Errorf("recording the history of %s: %w", h.hist.start(last).Format(time.TimeOnly), err)
+	}
+	h.recorded = last
+	return nil
 }
 
 // readFlags reads every pause flag of the worker's queues and its terminate flag in one call.
@@ -300,7 +341,7 @@ func (h *heartbeat) info() Info {
 		Queues: w.opts.Queues, Concurrency: w.opts.Concurrency, State: StateRunning,
 		Processed: h.processed.Load(), Failed: h.failed.Load(), MemoryBytes: w.memory(),
 		StartedAt: h.started, BeatAt: w.now(), HeartbeatS: h.cfg.Interval.Seconds(), Version: h.cfg.Version,
-		Running: []RunningJob{},
+		Running: []RunningJob{}, History: h.hist.completed(w.now(), w.opts.Queues),
 	}
 	for _, q := range w.opts.Queues {
 		if h.queuePaused(q) {
