@@ -46,7 +46,7 @@ type Heartbeat struct {
 	// shorten it.
 	Minute time.Duration
 	// OnMinute, when set, is called from a beat once per completed minute, a little after its
-	// end (two beats, so every live worker has published it): the connection's history writer
+	// end (three beats, so every live worker has published it): the connection's history writer
 	// (manager) decides there whether this worker is the one to sum the fleet's entries.
 	OnMinute func(ctx context.Context, at time.Time) error
 }
@@ -228,14 +228,16 @@ func (h *heartbeat) beat(ctx context.Context) {
 	h.failing = err != nil
 }
 
-// minuteDone calls OnMinute for the last completed minute, once two beats have passed since it
-// ended (every live worker has published it by then), unless that was done already.
+// minuteDone calls OnMinute for the last completed minute, once three beats (and a tenth of a
+// minute) have passed since it ended, so every live worker has published it by then, unless that
+// was done already.
 func (h *heartbeat) minuteDone(ctx context.Context) error {
 	if h.cfg.OnMinute == nil {
 		return nil
 	}
 	now := h.w.now()
-	last := h.hist.index(now.Add(-2*h.cfg.Interval)) - 1
+	grace := max(3*h.cfg.Interval, h.hist.length/10)
+	last := h.hist.index(now.Add(-grace)) - 1
 	if last <= h.recorded || last < h.hist.index(h.started) {
 		return nil // done, or the worker was not running then
 	}
