@@ -110,7 +110,18 @@ func TestBrowserPagesAndRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shot("overview", "/", "section.cards")
+	totals := demoHistory(t, b)
+	shot("overview", "/", ".plot canvas")
+	// Every queue of the hour has its two charts, drawn by uPlot from the recorded minutes.
+	drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll(".plot")].filter(function (p) {
+		return p.querySelector("canvas") && p.uplot && p.uplot.data[0].length === 60 && p.uplot.data[2].some(function (v) { return v > 0; });
+	}).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drawn != 2*len(totals) {
+		t.Errorf("%d charts drawn with data, want %d (two per queue of %v)", drawn, 2*len(totals), totals)
+	}
 	shot("queues", "/queues", "form.clear")
 	shot("jobs", "/jobs?queue=emails", "table.jobs")
 	if err := chromedp.Do(ctx, chromedp.Navigate(b.srv.URL+"/failed?queue=emails")); err != nil {

@@ -59,6 +59,13 @@ func (c *Conn) historyMinute() time.Duration {
 	return c.m.minute
 }
 
+// HistoryStep is the length of one minute of history: a minute, unless
+// Options.HistoryMinute says otherwise.
+func (c *Conn) HistoryStep() time.Duration { return c.m.minute }
+
+// HistoryOn reports whether the connection records history (history_retention is not 0).
+func (c *Conn) HistoryOn() bool { return c.m.cfg.HistoryRetention > 0 }
+
 // historyWriter is the worker's OnMinute hook for worker id (worker.Heartbeat.OnMinute): it
 // records the minute when id is the connection's writer. Nil when history is off.
 func (c *Conn) historyWriter(id string) func(ctx context.Context, at time.Time) error {
@@ -77,8 +84,7 @@ func (c *Conn) historyWriter(id string) func(ctx context.Context, at time.Time) 
 // workers were there); with writer "" (a dashboard) it writes only a minute that has no record
 // yet and that some worker published. It reports whether it wrote.
 func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (bool, error) {
-	retention := c.m.cfg.HistoryRetention
-	if retention <= 0 {
+	if c.m.cfg.HistoryRetention <= 0 {
 		return false, nil
 	}
 	store, err := c.Fleet(ctx)
@@ -114,14 +120,30 @@ func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (
 	if writer == "" && published == 0 {
 		return false, nil
 	}
+	return true, c.PutHistory(ctx, rec)
+}
+
+// PutHistory stores rec as the connection's record of the minute starting at rec.At, kept for
+// history_retention (nothing is stored when that is 0). RecordHistory writes through it; a
+// program may also import minutes from elsewhere, and the dashboard's tests fill a demo hour.
+func (c *Conn) PutHistory(ctx context.Context, rec HistoryMinute) error {
+	retention := c.m.cfg.HistoryRetention
+	if retention <= 0 {
+		return nil
+	}
+	store, err := c.Fleet(ctx)
+	if err != nil {
+		return err
+	}
+	rec.Recorded = true
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return false, err
+		return err
 	}
-	if err := store.SetFlag(ctx, key, string(b), retention); err != nil {
-		return false, fmt.Errorf("storing the history of connection %q: %w", c.Name, err)
+	if err := store.SetFlag(ctx, historyKey(c.Name, rec.At), string(b), retention); err != nil {
+		return fmt.Errorf("storing the history of connection %q: %w", c.Name, err)
 	}
-	return true, nil
+	return nil
 }
 
 // sumMinute merges the workers' counts of the minute at; published is how many workers had any.
