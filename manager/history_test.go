@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/manager"
+	"github.com/qctl/qctl/worker"
 )
 
 // historyMinute is the tests' history sample: a second stands for a minute.
@@ -91,6 +92,57 @@ func TestHistoryRetentionOff(t *testing.T) {
 		minutes, err := conn.History(ctx, at, time.Now())
 		if err != nil || len(minutes) == 0 || minutes[0].Recorded {
 			t.Fatalf("History = %+v, %v; want blank minutes", minutes, err)
+		}
+	})
+}
+
+// TestHistoryWriterChoice: only the live worker with the lowest id writes a minute; a dashboard
+// (writer "") writes only a minute nobody wrote; both sum every worker's published counts.
+func TestHistoryWriterChoice(t *testing.T) {
+	eachFleetBackendWith(t, manager.Options{HistoryMinute: historyMinute}, "", func(t *testing.T, conn *manager.Conn, m *manager.Manager, queue string) {
+		ctx := context.Background()
+		store, err := conn.Fleet(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Truncate(historyMinute).Add(-historyMinute)
+		id := uniqueID(t)
+		a, b := "a-"+id, "b-"+id
+		for _, w := range []struct {
+			id                string
+			processed, failed int64
+		}{{a, 3, 0}, {b, 2, 1}} {
+			n := w.processed + w.failed
+			entry, _ := json.Marshal(worker.Info{ID: w.id, Connection: conn.Name, Queues: []string{queue}, History: []worker.MinuteStats{
+				{At: at.Add(-historyMinute), Queue: queue, Processed: 100, Runs: 100}, // another minute: not summed
+				{At: at, Queue: queue, Processed: w.processed, Failed: w.failed, Runs: n, RunNs: n * int64(time.Millisecond),
+					Wait: worker.Histogram{worker.WaitBucket(100 * time.Millisecond): n}},
+			}})
+			if err := store.PutWorker(ctx, w.id, entry, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.RemoveWorker(context.Background(), w.id) })
+		}
+		if wrote, err := conn.RecordHistory(ctx, at, b); err != nil || wrote {
+			t.Fatalf("worker b (not the lowest id) wrote: %v, %v", wrote, err)
+		}
+		if wrote, err := conn.RecordHistory(ctx, at, ""); err != nil || !wrote {
+			t.Fatalf("the dashboard did not write the unwritten minute: %v, %v", wrote, err)
+		}
+		if wrote, err := conn.RecordHistory(ctx, at, ""); err != nil || wrote {
+			t.Fatalf("the dashboard wrote a minute already written: %v, %v", wrote, err)
+		}
+		if wrote, err := conn.RecordHistory(ctx, at, a); err != nil || !wrote {
+			t.Fatalf("worker a (the lowest id) did not write: %v, %v", wrote, err)
+		}
+		minutes, err := conn.History(ctx, at, at.Add(historyMinute))
+		if err != nil || len(minutes) != 1 {
+			t.Fatalf("History = %+v, %v; want one minute", minutes, err)
+		}
+		q := minutes[0].Queues[queue]
+		if !minutes[0].Recorded || minutes[0].Workers < 2 || q.Processed != 5 || q.Failed != 1 || q.Waits != 6 || q.Runs != 6 ||
+			q.WaitP50Ms < 87.5 || q.WaitP50Ms > 112.5 || q.RuntimeAvgMs != 1 {
+			t.Errorf("minute = %+v, queue %+v; want 5 processed, 1 failed, 6 waits of about 100ms, 1ms runs, 2 workers", minutes[0], q)
 		}
 	})
 }
