@@ -108,11 +108,12 @@ type heartbeat struct {
 	mu      sync.Mutex
 	running map[*connectors.Reserved]time.Time
 
-	started  time.Time
-	failing  bool // the last beat failed: report the next failure only after a success
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{} // closed when the goroutine is gone; nil before start
+	started        time.Time
+	failing        bool // the last beat failed: report the next failure only after a success
+	historyFailing bool // the last minuteDone failed: likewise
+	stopOnce       sync.Once
+	stopCh         chan struct{}
+	done           chan struct{} // closed when the goroutine is gone; nil before start
 }
 
 // newHeartbeat hooks a heartbeat into w's reports (for the counts) and watch (for the running
@@ -218,7 +219,11 @@ func (h *heartbeat) beat(ctx context.Context) {
 	} else if entry, jerr := json.Marshal(h.info()); jerr == nil {
 		perr := h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl())
 		if perr == nil {
-			perr = h.minuteDone(ctx)
+			herr := h.minuteDone(ctx)
+			if herr != nil && !h.historyFailing {
+				h.w.report(Event{Type: EventError, Error: herr.Error() + " (tried again each beat)"})
+			}
+			h.historyFailing = herr != nil
 		}
 		err = errors.Join(err, perr)
 	}
