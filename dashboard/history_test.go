@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/qctl/qctl/dashboard"
 	"github.com/qctl/qctl/manager"
+	"github.com/qctl/qctl/worker"
 )
 
 // demoHistory stores an hour of plausible per-minute history for the database connection's
@@ -69,4 +71,40 @@ func TestHistorySurvivesDashboardRestart(t *testing.T) {
 	b.srv = srv
 	_, body = b.get("/")
 	mustContain(t, "the overview of a new dashboard", body, wants...)
+}
+
+// TestDashboardRecordsAnUnwrittenMinute: when no worker wrote the last completed minute (its
+// writer stalled), the dashboard sums the live workers' entries and records it itself.
+func TestDashboardRecordsAnUnwrittenMinute(t *testing.T) {
+	b := setup(t, setupOptions{})
+	ctx := context.Background()
+	const step = time.Second
+	m := manager.New(b.m.Config(), manager.Options{Output: io.Discard, HistoryMinute: step})
+	c, err := m.Open(ctx, "database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	store, err := c.Fleet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Truncate(step)
+	entry, _ := json.Marshal(worker.Info{ID: "w1", Connection: "database", Queues: []string{"emails"}, History: []worker.MinuteStats{
+		{At: at, Queue: "emails", Processed: 41, Failed: 1, Runs: 42, Wait: worker.Histogram{worker.WaitBucket(time.Second): 42}},
+	}})
+	if err := store.PutWorker(ctx, "w1", entry, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(at.Add(step + step/2))) // the minute is over, and half a minute more
+	d := dashboard.New(m, dashboard.Options{Refresh: -1})
+	srv := httptest.NewServer(d)
+	t.Cleanup(func() { srv.Close(); d.Close() })
+	b.srv = srv
+	_, body := b.get("/")
+	mustContain(t, "the overview", body, "<b>emails</b> · jobs per minute, last hour <span class=\"legend\"><i class=\"sw processed\"></i>processed 41 <i class=\"sw failed\"></i>failed 1")
+	minutes, err := c.History(ctx, at, at.Add(step))
+	if err != nil || len(minutes) != 1 || !minutes[0].Recorded || minutes[0].Queues["emails"].Processed != 41 {
+		t.Fatalf("the store holds %+v (%v), want the dashboard's record of 41 processed", minutes, err)
+	}
 }
