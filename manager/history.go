@@ -80,9 +80,9 @@ func (c *Conn) historyWriter(id string) func(ctx context.Context, at time.Time) 
 
 // RecordHistory sums the live workers' published counts for the minute starting at at and
 // stores the connection's record of it. With writer set (a worker's id) it writes only when that
-// worker is the live one with the lowest id, an idle minute too (its record says how many
-// workers were there); with writer "" (a dashboard) it writes only a minute that has no record
-// yet and that some worker published. It reports whether it wrote.
+// worker is the live one with the lowest id, an idle minute too if it was running then (its
+// record says how many workers were there); with writer "" (a dashboard) it writes only a minute
+// that has no record yet and that some worker published. It reports whether it wrote.
 func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (bool, error) {
 	if c.m.cfg.HistoryRetention <= 0 {
 		return false, nil
@@ -117,8 +117,8 @@ func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (
 		}
 	}
 	rec, published := sumMinute(live, at)
-	if writer == "" && published == 0 {
-		return false, nil
+	if published == 0 && (writer == "" || !ranDuring(live, writer, at.Add(c.historyMinute()))) {
+		return false, nil // nobody ran then: leave the minute blank rather than say nothing ran
 	}
 	return true, c.PutHistory(ctx, rec)
 }
@@ -144,6 +144,16 @@ func (c *Conn) PutHistory(ctx context.Context, rec HistoryMinute) error {
 		return fmt.Errorf("storing the history of connection %q: %w", c.Name, err)
 	}
 	return nil
+}
+
+// ranDuring reports whether worker id had started before end.
+func ranDuring(live []worker.Info, id string, end time.Time) bool {
+	for _, in := range live {
+		if in.ID == id {
+			return in.StartedAt.Before(end)
+		}
+	}
+	return false
 }
 
 // sumMinute merges the workers' counts of the minute at; published is how many workers had any.

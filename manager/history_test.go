@@ -113,7 +113,7 @@ func TestHistoryWriterChoice(t *testing.T) {
 			processed, failed int64
 		}{{a, 3, 0}, {b, 2, 1}} {
 			n := w.processed + w.failed
-			entry, _ := json.Marshal(worker.Info{ID: w.id, Connection: conn.Name, Queues: []string{queue}, History: []worker.MinuteStats{
+			entry, _ := json.Marshal(worker.Info{ID: w.id, Connection: conn.Name, Queues: []string{queue}, StartedAt: at.Add(-2 * historyMinute), History: []worker.MinuteStats{
 				{At: at.Add(-historyMinute), Queue: queue, Processed: 100, Runs: 100}, // another minute: not summed
 				{At: at, Queue: queue, Processed: w.processed, Failed: w.failed, Runs: n, RunNs: n * int64(time.Millisecond),
 					Wait: worker.Histogram{worker.WaitBucket(100 * time.Millisecond): n}},
@@ -122,6 +122,14 @@ func TestHistoryWriterChoice(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { store.RemoveWorker(context.Background(), w.id) })
+		}
+		// Before any of them started, a minute stays blank: nobody knows what ran then.
+		if wrote, err := conn.RecordHistory(ctx, at.Add(-5*historyMinute), a); err != nil || wrote {
+			t.Fatalf("worker a wrote a minute from before it started: %v, %v", wrote, err)
+		}
+		// An idle minute while they ran is recorded: nothing ran.
+		if wrote, err := conn.RecordHistory(ctx, at.Add(-2*historyMinute), a); err != nil || !wrote {
+			t.Fatalf("worker a did not write an idle minute it ran in: %v, %v", wrote, err)
 		}
 		if wrote, err := conn.RecordHistory(ctx, at, b); err != nil || wrote {
 			t.Fatalf("worker b (not the lowest id) wrote: %v, %v", wrote, err)

@@ -243,8 +243,8 @@ func (h *heartbeat) minuteDone(ctx context.Context) error {
 	now := h.w.now()
 	grace := max(3*h.cfg.Interval, h.hist.length/10)
 	last := h.hist.index(now.Add(-grace)) - 1
-	if last <= h.recorded || last < h.hist.index(h.started) {
-		return nil // done, or the worker was not running then
+	if last <= h.recorded {
+		return nil
 	}
 	if err := h.cfg.OnMinute(ctx, h.hist.start(last)); err != nil {
 		return fmt.Errorf("recording the history of %s: %w", h.hist.start(last).Format(time.TimeOnly), err)
