@@ -196,6 +196,7 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	ctx := browser(t)
 	b := setup(t, setupOptions{Options: dashboard.Options{Refresh: 200 * time.Millisecond}})
 	b.push("emails", 2, 0)
+	totals := demoHistory(t, b)
 	ready := chromedp.CSS(`.cards .card:first-child .n`)
 	if err := chromedp.Do(ctx, chromedp.Navigate(b.srv.URL+"/"), chromedp.WaitVisible(ready)); err != nil {
 		t.Fatal(err)
@@ -208,5 +209,10 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	probe := `document.querySelector(".cards .card:first-child .n").textContent === "5"`
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](probe, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		t.Fatalf("the overview never showed the 5 ready jobs without a reload: %v", err)
+	}
+	// The refresh replaced the charts' elements; they are drawn again.
+	charts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".plot canvas").length`))
+	if err != nil || charts != 2*len(totals) {
+		t.Errorf("after the refresh %d charts are drawn (%v), want %d", charts, err, 2*len(totals))
 	}
 }
