@@ -272,15 +272,21 @@ func (w *Worker) fail(r *connectors.Reserved, ev Event, start time.Time, cause e
 	return result{job: r, outcome: outcomeFailed, err: cause}
 }
 
-// waited is how long r waited from due to start, or -1 when unknown. The payload's times are
-// its first push's, so only a first run's wait is known (Attempts 0 is a backend that has not
-// counted, beanstalkd, whose released jobs are then counted from their push). A due time a
-// little after start (a clock ahead on the pushing machine, or a whole-second createdAt) counts 0.
+// waited is how long r waited from due to start, or -1 when unknown. It takes the latest of
+// the due times it has, each a lower bound: the payload's (microseconds with a pushedAt,
+// else seconds) and the backend's (a database row's available_at, in seconds, which covers
+// Laravel 8-11 payloads that carry no time). Those are the first push's, and a database row's
+// may predate a lapsed reservation, so only a first run's wait is known (Attempts 0 is a backend
+// that has not counted, beanstalkd, whose released jobs are then counted from their push). A due
+// time a little after start (a clock ahead on the pushing machine) counts 0.
 func waited(r *connectors.Reserved, p *jobs.Payload, start time.Time) time.Duration {
 	if r.Attempts > 1 {
 		return -1
 	}
 	due, ok := p.DueAt()
+	if !r.ReadyAt.IsZero() && (!ok || r.ReadyAt.After(due)) {
+		due, ok = r.ReadyAt, true
+	}
 	if !ok {
 		return -1
 	}

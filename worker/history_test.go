@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -155,6 +156,33 @@ func BenchmarkJobWait(b *testing.B) {
 	for range b.N {
 		if waited(r, p, start) < 0 {
 			b.Fatal("no wait")
+		}
+	}
+}
+
+// TestWaited takes the latest due time known, from the payload or the backend, for a first run
+// only.
+func TestWaited(t *testing.T) {
+	start := time.Date(2026, 12, 4, 10, 0, 10, 500_000_000, time.UTC)
+	laravel8, _ := jobs.Decode([]byte(`{"uuid":"u","displayName":"A","job":"A","data":null}`))
+	pushed, _ := jobs.Decode([]byte(`{"job":"A","pushedAt":"` + strconv.FormatInt(start.Unix()-4, 10) + `.25"}`))
+	for _, c := range []struct {
+		name     string
+		p        *jobs.Payload
+		attempts int
+		ready    time.Time
+		want     time.Duration
+	}{
+		{"no time anywhere", laravel8, 1, time.Time{}, -1},
+		{"available_at alone", laravel8, 1, start.Add(-3 * time.Second).Truncate(time.Second), 3500 * time.Millisecond},
+		{"pushedAt is tighter than available_at", pushed, 1, start.Add(-5 * time.Second).Truncate(time.Second), 4250 * time.Millisecond},
+		{"a later available_at (a delay) wins", pushed, 1, start.Add(-time.Second).Truncate(time.Second), 1500 * time.Millisecond},
+		{"a second run is not counted", pushed, 2, time.Time{}, -1},
+		{"attempts not counted yet (beanstalkd)", pushed, 0, time.Time{}, 4250 * time.Millisecond},
+		{"due after start counts 0", pushed, 1, start.Add(time.Second), 0},
+	} {
+		if got := waited(&connectors.Reserved{Attempts: c.attempts, ReadyAt: c.ready}, c.p, start); got != c.want {
+			t.Errorf("%s: waited = %s, want %s", c.name, got, c.want)
 		}
 	}
 }
