@@ -53,14 +53,7 @@ func (h *Handler) history(ctx context.Context, c *manager.Conn) historyView {
 	if err != nil {
 		return historyView{Note: "History unavailable: " + h.redact(err)}
 	}
-	step := c.HistoryStep()
-	if n := len(minutes); n > 0 && !minutes[n-1].Recorded && now.Sub(minutes[n-1].At.Add(step)) >= step/2 {
-		if wrote, err := c.RecordHistory(ctx, minutes[n-1].At, ""); err == nil && wrote {
-			if again, err := c.History(ctx, minutes[n-1].At, now); err == nil && len(again) == 1 {
-				minutes[n-1] = again[0]
-			}
-		}
-	}
+	h.recordUnwritten(ctx, c, minutes, now)
 	var v historyView
 	for _, q := range manager.HistoryQueues(minutes) {
 		cv := chartView{Queue: q}
@@ -91,4 +84,33 @@ func (h *Handler) history(ctx context.Context, c *manager.Conn) historyView {
 		v.Note = "No jobs ran in the last hour while a worker was watching (workers record each minute's jobs in the connection's store)."
 	}
 	return v
+}
+
+// recordUnwritten records the minutes workers still publish (the last two completed) that have
+// no record half a minute after they ended, each tried once: their writer stalled or stopped.
+func (h *Handler) recordUnwritten(ctx context.Context, c *manager.Conn, minutes []manager.HistoryMinute, now time.Time) {
+	step := c.HistoryStep()
+	h.mu.Lock()
+	tried := h.historyTried[c.Name]
+	h.mu.Unlock()
+	for i := max(len(minutes)-2, 0); i < len(minutes); i++ {
+		m := &minutes[i]
+		if m.Recorded || !m.At.After(tried) || now.Sub(m.At.Add(step)) < step/2 {
+			continue
+		}
+		wrote, err := c.RecordHistory(ctx, m.At, "")
+		if err != nil {
+			continue // tried again at the next sample
+		}
+		tried = m.At
+		if !wrote {
+			continue
+		}
+		if again, err := c.History(ctx, m.At, m.At.Add(step)); err == nil && len(again) == 1 {
+			*m = again[0]
+		}
+	}
+	h.mu.Lock()
+	h.historyTried[c.Name] = tried
+	h.mu.Unlock()
 }
