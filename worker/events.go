@@ -41,8 +41,9 @@ type Event struct {
 	Attempts int           `json:"attempts,omitempty"`
 	Duration time.Duration `json:"-"`
 	Delay    time.Duration `json:"-"`
-	// Wait is how long a finished job waited from due to its start, as its payload tells
-	// (jobs.Payload.DueAt); negative when it does not tell, or the job had run before.
+	// Wait is how long a finished job waited from due to its start, as its payload
+	// (jobs.Payload.DueAt) or its backend (connectors.Reserved.ReadyAt) tells; negative when
+	// neither does, or the job had run before.
 	Wait   time.Duration `json:"-"`
 	Error  string        `json:"error,omitempty"`
 	Reason StopReason    `json:"reason,omitempty"`

@@ -19,7 +19,8 @@ import (
 // Heartbeat registers a worker in the fleet store of its connection: every Interval it writes
 // the worker's entry (Info) and reads its flags, a paused queue's or a terminate request, so an
 // operator on any machine sees and steers it. Everything of one beat is two round trips,
-// whatever the load: the per-job cost is a counter and a map entry.
+// whatever the load: the per-job cost is a counter, a map entry and the per-minute history's
+// atomic adds (history.go), whose last completed minutes each entry carries.
 type Heartbeat struct {
 	// Store keeps the entries and flags.
 	Store connectors.Fleet
