@@ -64,6 +64,10 @@ type Config struct {
 	// name; default UTC): the PHP side's, Laravel's app.timezone or ThinkPHP's
 	// default_timezone, because failed_at and fail_time keep a wall clock without a zone.
 	Timezone *time.Location
+	// HistoryRetention is how long the per-minute history the dashboard charts is kept in each
+	// connection's state store (key "history_retention", integer seconds, default a day; at
+	// least an hour, the span of the charts; 0 records none).
+	HistoryRetention time.Duration
 }
 
 // Connection is one queue backend. Only the fields of its driver are meaningful; a file that sets

@@ -124,6 +124,9 @@ func TestGoodFixtures(t *testing.T) {
 		"failed_dialect_only": func(t *testing.T, c *Config) {
 			equal(t, "Failed", c.Failed, Failed{Driver: DriverDatabase, Dialect: DialectPostgres, DSN: "host=127.0.0.1 dbname=test", Table: "failed_jobs", UUIDs: true})
 		},
+		"history_retention": func(t *testing.T, c *Config) {
+			equal(t, "HistoryRetention", c.HistoryRetention, 7*24*time.Hour)
+		},
 		"timezone": func(t *testing.T, c *Config) {
 			equal(t, "Timezone", c.Timezone.String(), "Asia/Shanghai")
 		},
@@ -230,6 +233,8 @@ func TestDefault(t *testing.T) {
 		Failed:   Failed{Driver: DriverDatabase, Dialect: DialectSQLite, DSN: "qctl.db", Table: "failed_jobs", UUIDs: true},
 		Handlers: map[string]Handler{},
 		Timezone: time.UTC,
+
+		HistoryRetention: DefaultHistoryRetention,
 	})
 	// Each call returns a fresh value, so a caller changing its copy cannot change the next one.
 	c.Connections["database"] = Connection{}

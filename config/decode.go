@@ -77,6 +77,8 @@ func (d *decoder) document(doc map[string]any) *Config {
 			cfg.Timezone = d.timezone(path, doc[key])
 		case "supervisors":
 			supervisors = d.table(path, doc[key])
+		case "history_retention":
+			cfg.HistoryRetention = d.retention(path, doc[key])
 		case "app_key":
 			cfg.AppKey = d.str(path, doc[key])
 		case "handlers":
@@ -106,7 +108,25 @@ func (d *decoder) document(doc map[string]any) *Config {
 	if cfg.Timezone == nil {
 		cfg.Timezone = time.UTC
 	}
+	if _, set := doc["history_retention"]; !set {
+		cfg.HistoryRetention = DefaultHistoryRetention
+	}
 	return cfg
+}
+
+// DefaultHistoryRetention is how long the dashboard's per-minute history is kept when
+// history_retention is not set.
+const DefaultHistoryRetention = 24 * time.Hour
+
+// retention reads history_retention: 0 (record none) or at least an hour, the Overview charts'
+// span, so a chart never shows a gap that is only the retention.
+func (d *decoder) retention(path []string, v any) time.Duration {
+	r := d.seconds(path, v)
+	if r > 0 && r < time.Hour {
+		d.fail(path, "must be 0 (keep no history) or at least 3600 seconds (the hour the Overview charts), got %d", int64(r/time.Second))
+		return 0
+	}
+	return r
 }
 
 // timezone reads an IANA zone name such as "Asia/Shanghai"; "" means the default, UTC.

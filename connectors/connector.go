@@ -53,6 +53,10 @@ type Reserved struct {
 	// Receipt is whatever the backend needs to delete or release exactly this reservation (Redis
 	// keeps the reserved member string byte for byte). Only the backend that made it reads it.
 	Receipt string
+	// ReadyAt is when the job fell due as the backend records it (a database row's available_at,
+	// in whole seconds), for the worker's wait times; zero where the backend keeps no such time.
+	// On a job whose earlier reservation lapsed it is the due time before that run.
+	ReadyAt time.Time
 }
 
 // Sentinel errors backends wrap, so callers decide with errors.Is and never match strings.

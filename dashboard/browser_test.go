@@ -110,7 +110,18 @@ func TestBrowserPagesAndRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shot("overview", "/", "section.cards")
+	totals := demoHistory(t, b)
+	shot("overview", "/", ".plot canvas")
+	// Every queue of the hour has its two charts, drawn by uPlot from the recorded minutes.
+	drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll(".plot")].filter(function (p) {
+		return p.querySelector("canvas") && p.uplot && p.uplot.data[0].length === 60 && p.uplot.data[2].some(function (v) { return v > 0; });
+	}).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drawn != 2*len(totals) {
+		t.Errorf("%d charts drawn with data, want %d (two per queue of %v)", drawn, 2*len(totals), totals)
+	}
 	shot("queues", "/queues", "form.clear")
 	shot("jobs", "/jobs?queue=emails", "table.jobs")
 	if err := chromedp.Do(ctx, chromedp.Navigate(b.srv.URL+"/failed?queue=emails")); err != nil {
@@ -185,6 +196,7 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	ctx := browser(t)
 	b := setup(t, setupOptions{Options: dashboard.Options{Refresh: 200 * time.Millisecond}})
 	b.push("emails", 2, 0)
+	totals := demoHistory(t, b)
 	ready := chromedp.CSS(`.cards .card:first-child .n`)
 	if err := chromedp.Do(ctx, chromedp.Navigate(b.srv.URL+"/"), chromedp.WaitVisible(ready)); err != nil {
 		t.Fatal(err)
@@ -197,5 +209,10 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	probe := `document.querySelector(".cards .card:first-child .n").textContent === "5"`
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](probe, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		t.Fatalf("the overview never showed the 5 ready jobs without a reload: %v", err)
+	}
+	// The refresh replaced the charts' elements; they are drawn again.
+	charts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".plot canvas").length`))
+	if err != nil || charts != 2*len(totals) {
+		t.Errorf("after the refresh %d charts are drawn (%v), want %d", charts, err, 2*len(totals))
 	}
 }

@@ -69,10 +69,13 @@ type Handler struct {
 	sampler *sampler
 	stop    context.CancelFunc // ends the sampler
 
-	mu     sync.Mutex
-	conns  map[string]*manager.Conn // opened on first use, dropped on error
-	store  *failed.Store
-	closed bool
+	mu    sync.Mutex
+	conns map[string]*manager.Conn // opened on first use, dropped on error
+	// historyTried is, per connection, the last minute the dashboard tried to record for a
+	// stalled writer (history.go).
+	historyTried map[string]time.Time
+	store        *failed.Store
+	closed       bool
 }
 
 // New returns the dashboard over m's connections.
@@ -87,7 +90,7 @@ func New(m *manager.Manager, o Options) *Handler {
 		o.PageSize = 50
 	}
 	o.Base = strings.TrimSuffix(o.Base, "/")
-	h := &Handler{m: m, o: o, conns: map[string]*manager.Conn{}, key: make([]byte, 32)}
+	h := &Handler{m: m, o: o, conns: map[string]*manager.Conn{}, key: make([]byte, 32), historyTried: map[string]time.Time{}}
 	if _, err := rand.Read(h.key); err != nil {
 		panic(fmt.Sprintf("dashboard: no randomness for the CSRF key: %v", err))
 	}

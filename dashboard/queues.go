@@ -24,6 +24,7 @@ type connView struct {
 	Failed       int64
 	CanPause     bool
 	CanBrowse    bool
+	History      historyView // the Overview's charts
 }
 
 // queueView is one queue's row.
@@ -87,6 +88,7 @@ func (h *Handler) snapshot(ctx context.Context, name string, store *failed.Store
 	_, fleetErr := c.Fleet(ctx)
 	v.CanPause = fleetErr == nil
 	v.CanBrowse = c.CanBrowse()
+	v.History = h.history(ctx, c)
 	for _, q := range snap.Queues {
 		qv := queueView{QueueStatus: q}
 		qv.Paused, qv.PausedKnown = q.Paused, q.Workers != nil

@@ -85,6 +85,9 @@ var funcs = template.FuncMap{
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"mb":        func(b uint64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) },
 	"queues":    queueList,
+	"waitms": func(ms float64) string {
+		return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
+	},
 }
 
 // ageOf prints an age in seconds (nil = unknown) in its two largest units.

@@ -102,6 +102,8 @@ func (c *Conn) Heartbeat(ctx context.Context, o HeartbeatOptions) (*worker.Heart
 		PauseKey:     func(queue string) string { return PauseKey(name, queue) },
 		PauseAllKey:  PauseAllKey,
 		TerminateKey: terminateKey(id),
+		Minute:       c.historyMinute(),
+		OnMinute:     c.historyWriter(id),
 	}, nil
 }
 

@@ -41,6 +41,12 @@ func fleetBackends(t *testing.T, id string) []fleetBackend {
 // eachFleetBackend runs fn on every backend, with a connection (named by a test-unique name so
 // workers of parallel tests never meet) whose tables are migrated, and a test-unique queue.
 func eachFleetBackend(t *testing.T, fn func(t *testing.T, conn *manager.Conn, m *manager.Manager, queue string)) {
+	eachFleetBackendWith(t, manager.Options{}, "", fn)
+}
+
+// eachFleetBackendWith is eachFleetBackend with the manager's options and top-level config
+// lines of its own.
+func eachFleetBackendWith(t *testing.T, o manager.Options, top string, fn func(t *testing.T, conn *manager.Conn, m *manager.Manager, queue string)) {
 	for _, be := range fleetBackends(t, uniqueID(t)) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
@@ -49,12 +55,12 @@ func eachFleetBackend(t *testing.T, fn func(t *testing.T, conn *manager.Conn, m 
 			}
 			id := uniqueID(t)
 			name := "fleet_" + id
-			cfg, err := config.Load([]byte("default = \"" + name + "\"\n[connections." + name + "]\n" + be.toml +
+			cfg, err := config.Load([]byte(top + "default = \"" + name + "\"\n[connections." + name + "]\n" + be.toml +
 				"\n\n[failed]\ndriver = \"database\"\ndialect = \"sqlite\"\ndsn = \"" + filepath.Join(t.TempDir(), "failed.db") + "\"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := manager.New(cfg, manager.Options{})
+			m := manager.New(cfg, o)
 			ctx := context.Background()
 			if _, err := m.Migrate(ctx, name); err != nil {
 				t.Fatal(err)
@@ -118,7 +124,13 @@ func startFleetWorker(t *testing.T, m *manager.Manager, conn *manager.Conn, name
 	fw := &fleetWorker{hb: hb, done: make(chan worker.StopReason, 1)}
 	reg := jobs.NewRegistry()
 	reg.Register("Count", func(context.Context, *jobs.Job) error { fw.ran.Add(1); return nil })
-	fw.w = worker.New(worker.Deps{Queue: conn.Backend, Handlers: reg, Heartbeat: hb},
+	reg.Register("Fail", func(context.Context, *jobs.Job) error { return jobs.Fail(errors.New("meant to fail")) })
+	store, err := m.OpenFailed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fw.w = worker.New(worker.Deps{Queue: conn.Backend, Handlers: reg, Heartbeat: hb, Failed: store},
 		worker.Options{Connection: conn.Name, Queues: queues, Name: name, Sleep: 10 * time.Millisecond, BlockFor: 50 * time.Millisecond})
 	go func() {
 		reason, err := fw.w.Run(ctx)

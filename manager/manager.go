@@ -16,6 +16,7 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type Manager struct {
 	cfg      *config.Config
 	handlers *jobs.Registry
 	output   io.Writer
+	minute   time.Duration // Options.HistoryMinute, or a minute
 }
 
 // Options are what a program brings to the manager.
@@ -60,6 +62,9 @@ type Options struct {
 	// PrefixOutput puts "[job id] " before each line exec handlers write to Output: on a
 	// terminal, where their lines and the worker's interleave. Piped output stays raw.
 	PrefixOutput bool
+	// HistoryMinute is the length of one sample of the per-minute history (history.go); 0 means
+	// a minute. Tests shorten it to whole seconds.
+	HistoryMinute time.Duration
 }
 
 // New returns a manager for cfg.
@@ -67,7 +72,7 @@ func New(cfg *config.Config, o Options) *Manager {
 	if o.Output == nil {
 		o.Output = os.Stderr
 	}
-	m := &Manager{cfg: cfg, output: o.Output}
+	m := &Manager{cfg: cfg, output: o.Output, minute: cmp.Or(o.HistoryMinute, time.Minute)}
 	m.handlers = handlers(cfg, o.Handlers, o.Output, o.PrefixOutput)
 	return m
 }

@@ -58,6 +58,9 @@ func (c *Conn) Payload(job string, data json.RawMessage, o PushOptions) ([]byte,
 		t := o.Timeout
 		p.Timeout = &t
 	}
+	// Horizon's pushedAt, to the microsecond, and Laravel 12's delay: the worker's wait times
+	// (the dashboard's history) start from them. PHP workers ignore both keys.
+	p.SetPushedAt(time.Now(), o.Delay)
 	return p.Encode()
 }
 

@@ -41,8 +41,12 @@ type Event struct {
 	Attempts int           `json:"attempts,omitempty"`
 	Duration time.Duration `json:"-"`
 	Delay    time.Duration `json:"-"`
-	Error    string        `json:"error,omitempty"`
-	Reason   StopReason    `json:"reason,omitempty"`
+	// Wait is how long a finished job waited from due to its start, as its payload
+	// (jobs.Payload.DueAt) or its backend (connectors.Reserved.ReadyAt) tells; negative when
+	// neither does, or the job had run before.
+	Wait   time.Duration `json:"-"`
+	Error  string        `json:"error,omitempty"`
+	Reason StopReason    `json:"reason,omitempty"`
 }
 
 // Reporter receives every event. It is called from several goroutines.

@@ -38,13 +38,14 @@ type result struct {
 // after its success, and before a failed record is written.
 func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	start := w.now()
-	ev := Event{ID: r.ID, Queue: r.Queue, Attempts: r.Attempts}
+	ev := Event{ID: r.ID, Queue: r.Queue, Attempts: r.Attempts, Wait: -1}
 	pol := w.policy()
 
 	p, err := jobs.Decode(r.Payload)
 	if err != nil {
 		return w.apply(r, ev, start, nil, pol.Decide(Run{Err: err}), err, false)
 	}
+	ev.Wait = waited(r, p, start)
 	ev.Job = jobName(p)
 	job := &jobs.Job{ID: r.ID, Queue: r.Queue, Connection: w.opts.Connection, Payload: p, Raw: r.Payload}
 
@@ -269,6 +270,27 @@ func (w *Worker) fail(r *connectors.Reserved, ev Event, start time.Time, cause e
 	ev.Type, ev.Duration, ev.Error = EventFailed, w.now().Sub(start), cause.Error()
 	w.report(ev)
 	return result{job: r, outcome: outcomeFailed, err: cause}
+}
+
+// waited is how long r waited from due to start, or -1 when unknown. It takes the latest of
+// the due times it has, each a lower bound: the payload's (microseconds with a pushedAt,
+// else seconds) and the backend's (a database row's available_at, in seconds, which covers
+// Laravel 8-11 payloads that carry no time). Those are the first push's, and a database row's
+// may predate a lapsed reservation, so only a first run's wait is known (Attempts 0 is a backend
+// that has not counted, beanstalkd, whose released jobs are then counted from their push). A due
+// time a little after start (a clock ahead on the pushing machine) counts 0.
+func waited(r *connectors.Reserved, p *jobs.Payload, start time.Time) time.Duration {
+	if r.Attempts > 1 {
+		return -1
+	}
+	due, ok := p.DueAt()
+	if !r.ReadyAt.IsZero() && (!ok || r.ReadyAt.After(due)) {
+		due, ok = r.ReadyAt, true
+	}
+	if !ok {
+		return -1
+	}
+	return max(start.Sub(due), 0)
 }
 
 // finishContext bounds the bookkeeping after a job. It does not derive from the job's context: a

@@ -19,7 +19,8 @@ import (
 // Heartbeat registers a worker in the fleet store of its connection: every Interval it writes
 // the worker's entry (Info) and reads its flags, a paused queue's or a terminate request, so an
 // operator on any machine sees and steers it. Everything of one beat is two round trips,
-// whatever the load: the per-job cost is a counter and a map entry.
+// whatever the load: the per-job cost is a counter, a map entry and the per-minute history's
+// atomic adds (history.go), whose last completed minutes each entry carries.
 type Heartbeat struct {
 	// Store keeps the entries and flags.
 	Store connectors.Fleet
@@ -42,6 +43,13 @@ type Heartbeat struct {
 	// Unlisted reads the flags but keeps no entry: a `listen` child runs one job and exits, so
 	// it obeys a pause without crowding the registry.
 	Unlisted bool
+	// Minute is the length of one history sample (see history.go); 0 means a minute. Tests
+	// shorten it.
+	Minute time.Duration
+	// OnMinute, when set, is called from a beat once per completed minute, a little after its
+	// end (three beats, so every live worker has published it): the connection's history writer
+	// (manager) decides there whether this worker is the one to sum the fleet's entries.
+	OnMinute func(ctx context.Context, at time.Time) error
 }
 
 // DefaultHeartbeat is the time between beats: pause and terminate take effect within it.
@@ -73,6 +81,8 @@ type Info struct {
 	BeatAt       time.Time    `json:"beat_at"`
 	HeartbeatS   float64      `json:"heartbeat_s"`
 	Version      string       `json:"version,omitempty"`
+	// History is what the worker did in its last two completed minutes, per queue.
+	History []MinuteStats `json:"history,omitempty"`
 }
 
 // RunningJob is one job a worker runs now.
@@ -93,15 +103,18 @@ type heartbeat struct {
 	failed    atomic.Int64
 	paused    atomic.Pointer[map[string]bool] // the queues whose pause flag is set; nil = none
 	allPaused atomic.Bool
+	hist      *history // per-minute counters; the beats clear and read them, jobs add
+	recorded  int64    // the last minute OnMinute succeeded for; only the beats touch it
 
 	mu      sync.Mutex
 	running map[*connectors.Reserved]time.Time
 
-	started  time.Time
-	failing  bool // the last beat failed: report the next failure only after a success
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{} // closed when the goroutine is gone; nil before start
+	started        time.Time
+	failing        bool // the last beat failed: report the next failure only after a success
+	historyFailing bool // the last minuteDone failed: likewise
+	stopOnce       sync.Once
+	stopCh         chan struct{}
+	done           chan struct{} // closed when the goroutine is gone; nil before start
 }
 
 // newHeartbeat hooks a heartbeat into w's reports (for the counts) and watch (for the running
@@ -114,6 +127,7 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 	if h.cfg.Interval <= 0 {
 		h.cfg.Interval = DefaultHeartbeat
 	}
+	h.hist = newHistory(w.opts.Queues, h.cfg.Minute)
 	report, watch := w.report, w.watch
 	w.report = func(e Event) {
 		switch e.Type {
@@ -121,6 +135,12 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 			h.processed.Add(1)
 		case EventFailed:
 			h.failed.Add(1)
+		}
+		if e.Type == EventProcessed || e.Type == EventFailed || e.Type == EventReleased {
+			if e.Time.IsZero() {
+				e.Time = w.now() // the report below would stamp it the same
+			}
+			h.hist.record(&e)
 		}
 		report(e)
 	}
@@ -194,15 +214,44 @@ func (h *heartbeat) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(h.cfg.Interval, time.Second))
 	defer cancel()
 	err := h.readFlags(ctx)
+	h.hist.prepare(h.w.now())
 	if h.cfg.Unlisted {
 		// nothing to write
 	} else if entry, jerr := json.Marshal(h.info()); jerr == nil {
-		err = errors.Join(err, h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl()))
+		perr := h.cfg.Store.PutWorker(ctx, h.cfg.ID, entry, h.ttl())
+		if perr == nil {
+			herr := h.minuteDone(ctx)
+			if herr != nil && !h.historyFailing {
+				h.w.report(Event{Type: EventError, Error: herr.Error() + " (tried again each beat)"})
+			}
+			h.historyFailing = herr != nil
+		}
+		err = errors.Join(err, perr)
 	}
 	if err != nil && !h.failing {
 		h.w.report(Event{Type: EventError, Error: "heartbeat (pause and terminate are not seen until it works): " + err.Error()})
 	}
 	h.failing = err != nil
+}
+
+// minuteDone calls OnMinute for the last completed minute, once three beats (and a tenth of a
+// minute) have passed since it ended, so every live worker has published it by then, unless that
+// was done already.
+func (h *heartbeat) minuteDone(ctx context.Context) error {
+	if h.cfg.OnMinute == nil {
+		return nil
+	}
+	now := h.w.now()
+	grace := max(3*h.cfg.Interval, h.hist.length/10)
+	last := h.hist.index(now.Add(-grace)) - 1
+	if last <= h.recorded {
+		return nil
+	}
+	if err := h.cfg.OnMinute(ctx, h.hist.start(last)); err != nil {
+		return fmt.Errorf("recording the history of %s: %w", h.hist.start(last).Format(time.TimeOnly), err)
+	}
+	h.recorded = last
+	return nil
 }
 
 // readFlags reads every pause flag of the worker's queues and its terminate flag in one call.
@@ -300,7 +349,7 @@ func (h *heartbeat) info() Info {
 		Queues: w.opts.Queues, Concurrency: w.opts.Concurrency, State: StateRunning,
 		Processed: h.processed.Load(), Failed: h.failed.Load(), MemoryBytes: w.memory(),
 		StartedAt: h.started, BeatAt: w.now(), HeartbeatS: h.cfg.Interval.Seconds(), Version: h.cfg.Version,
-		Running: []RunningJob{},
+		Running: []RunningJob{}, History: h.hist.completed(w.now(), w.opts.Queues),
 	}
 	for _, q := range w.opts.Queues {
 		if h.queuePaused(q) {

@@ -2,6 +2,7 @@ package dbqueue
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,13 +86,15 @@ func (q *Queue) reserveReturning(ctx context.Context, now int64, queue string, n
 	jobs := make([]*connectors.Reserved, 0, min(n, 64))
 	for rows.Next() {
 		var (
-			id int64
-			j  connectors.Reserved
+			id  int64
+			due sql.NullInt64
+			j   connectors.Reserved
 		)
-		if err := rows.Scan(&id, &j.Payload, &j.Attempts); err != nil {
+		if err := rows.Scan(&id, &j.Payload, &j.Attempts, &due); err != nil {
 			return nil, err
 		}
 		j.ID = strconv.FormatInt(id, 10)
+		j.ReadyAt = readyAt(due)
 		jobs = append(jobs, &j)
 	}
 	if err := rows.Err(); err != nil {
@@ -130,14 +133,16 @@ func (q *Queue) reserveMySQL(ctx context.Context, now int64, queue string, n int
 	args := []any{now}
 	for rows.Next() {
 		var (
-			id int64
-			j  connectors.Reserved
+			id  int64
+			due sql.NullInt64
+			j   connectors.Reserved
 		)
-		if err = rows.Scan(&id, &j.Payload, &j.Attempts); err != nil {
+		if err = rows.Scan(&id, &j.Payload, &j.Attempts, &due); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		j.ID = strconv.FormatInt(id, 10)
+		j.ReadyAt = readyAt(due)
 		j.Attempts++
 		jobs = append(jobs, &j)
 		args = append(args, id)
@@ -170,4 +175,12 @@ func byID(a, b *connectors.Reserved) int {
 		return len(a.ID) - len(b.ID)
 	}
 	return strings.Compare(a.ID, b.ID)
+}
+
+// readyAt is a popped row's due time (its available_at), for Reserved.ReadyAt.
+func readyAt(due sql.NullInt64) time.Time {
+	if !due.Valid || due.Int64 <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(due.Int64, 0)
 }

@@ -76,7 +76,7 @@ func buildStatements(dialect, table, signals string, l layout, lapses bool) stat
 		// pops never wait for each other nor take the same job.
 		st.pop = "UPDATE " + t + " SET " + reserved + " = $1, attempts = attempts + 1 WHERE id IN (" +
 			"SELECT id FROM " + t + " WHERE queue = $2 AND " + due +
-			" ORDER BY id LIMIT " + limit + " FOR UPDATE SKIP LOCKED) RETURNING id, payload, attempts"
+			" ORDER BY id LIMIT " + limit + " FOR UPDATE SKIP LOCKED) RETURNING id, payload, attempts, " + l.available
 		st.deleteMany = "DELETE FROM " + t + " WHERE id = ANY($1)"
 		st.releasePG = "WITH gone AS (DELETE FROM " + t + " WHERE id = $1 RETURNING queue, payload, attempts), " +
 			"ins AS (INSERT INTO " + t + " " + cols + " SELECT queue, payload, attempts, NULL, $2, $3 FROM gone" + notify
@@ -86,14 +86,14 @@ func buildStatements(dialect, table, signals string, l layout, lapses bool) stat
 		st.bulkSuffix = " RETURNING id"
 		st.pop = "UPDATE " + t + " SET " + reserved + " = $1, attempts = attempts + 1 WHERE id IN (" +
 			"SELECT id FROM " + t + " WHERE queue = $2 AND " + due +
-			" ORDER BY id LIMIT " + limit + ") RETURNING id, payload, attempts"
+			" ORDER BY id LIMIT " + limit + ") RETURNING id, payload, attempts, " + l.available
 		st.deleteMany = "DELETE FROM " + t + " WHERE id IN ("
 		st = numbered(st)
 	case sqldb.MySQL:
 		// MySQL has no UPDATE … RETURNING: pop selects with row locks, then updates, in one
 		// transaction. Arguments are positional, so the select takes queue first.
 		due = strings.NewReplacer("$1", "?", "$3", "?").Replace(due)
-		st.pop = "SELECT id, payload, attempts FROM " + t + " WHERE queue = ? AND " + due +
+		st.pop = "SELECT id, payload, attempts, " + l.available + " FROM " + t + " WHERE queue = ? AND " + due +
 			" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
 		st.reservePrefix = "UPDATE " + t + " SET " + reserved + " = ?, attempts = attempts + 1 WHERE id IN ("
 		st.deleteMany = "DELETE FROM " + t + " WHERE id IN ("

@@ -25,6 +25,7 @@
         if (!next) return;
         next.querySelectorAll(".flash.ok").forEach(function (f) { f.remove(); });
         live.innerHTML = next.innerHTML;
+        document.dispatchEvent(new CustomEvent("qctl:refreshed", { detail: live }));
       })
       .catch(function () {});
   }
