@@ -51,6 +51,20 @@ func testBrowse(t *testing.T, h *harness) {
 	if got := numbers(delayed); len(got) != 2 || got[0] != 100 {
 		t.Fatalf("delayed = %v, want [100 101]", got)
 	}
+	// Delayed jobs page in the order they fall due.
+	first, next := list(connectors.StateDelayed, "", 1)
+	if got := numbers(first); len(got) != 1 || got[0] != 100 || next == "" {
+		t.Fatalf("first delayed page of 1 = %v (next %q), want [100] and a cursor", got, next)
+	}
+	second, next := list(connectors.StateDelayed, next, 1)
+	if got := numbers(second); len(got) != 1 || got[0] != 101 {
+		t.Fatalf("second delayed page of 1 = %v (next %q), want [101]", got, next)
+	}
+	if next != "" {
+		if rest, _ := list(connectors.StateDelayed, next, 1); len(rest) != 0 {
+			t.Fatalf("third delayed page = %v, want none", numbers(rest))
+		}
+	}
 	if held, _ := list(connectors.StateReserved, "", 10); len(held) != 1 || held[0].ID != reserved.ID {
 		t.Fatalf("reserved lists %d jobs, want the one popped (%s)", len(held), reserved.ID)
 	}

@@ -1,0 +1,165 @@
+package dbqueue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qctl/qctl/connectors"
+	"github.com/qctl/qctl/connectors/connectortest"
+	"github.com/qctl/qctl/internal/sqldb"
+)
+
+// TestStatePlans asks SQLite and PostgreSQL how they run the statements that read a queue by
+// state, over 20,000 ready jobs (with 100 delayed and 10 reserved): browsing delayed and reserved
+// jobs and counting them read the state index (0010_jobs_state_index) and sort nothing, while
+// browsing ready jobs, qctl's pop and Laravel's own pop still walk the queue index in id order.
+// Without the index each delayed or reserved page reads every row of the queue.
+func TestStatePlans(t *testing.T) {
+	for _, dialect := range []string{sqldb.SQLite, sqldb.Postgres} {
+		for _, format := range []string{FormatLaravel, FormatThink} {
+			t.Run(dialect+"/"+format, func(t *testing.T) {
+				t.Parallel()
+				statePlans(t, setupFormat(t, dialect, format))
+			})
+		}
+	}
+}
+
+func statePlans(t *testing.T, d testDB) {
+	ctx := context.Background()
+	clock := connectortest.NewClock()
+	q := d.open(t, clock, time.Minute)
+	now := q.unix()
+	r, a, c := q.cols.reserved, q.cols.available, q.cols.created
+	table := sqldb.Quote(d.dialect, d.table)
+	fill := "INSERT INTO " + table + " (queue, payload, attempts, " + r + ", " + a + ", " + c + ") SELECT 'mail', '{\"job\":\"A\"}', 0, " +
+		"CASE WHEN i <= 10 THEN CAST(? AS bigint) END, CASE WHEN i > 19900 THEN CAST(? AS bigint) ELSE CAST(? AS bigint) END, CAST(? AS bigint) FROM "
+	if d.dialect == sqldb.SQLite {
+		fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) " + fill + "n"
+	} else {
+		fill += "generate_series(1, 20000) AS n(i)"
+	}
+	if _, err := q.db.ExecContext(ctx, sqldb.Placeholders(d.dialect, fill), now-5, now+3600, now-60, now-60); err != nil {
+		t.Fatal(err)
+	}
+	if d.dialect == sqldb.Postgres {
+		if _, err := q.db.ExecContext(ctx, "ANALYZE "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stateIndex, queueIndex := d.table+"_queue_state_index", d.table+"_queue_index"
+
+	plan := func(text string, args ...any) string {
+		t.Helper()
+		explain := "EXPLAIN QUERY PLAN "
+		if d.dialect == sqldb.Postgres {
+			explain = "EXPLAIN "
+		}
+		rows, err := q.db.QueryContext(ctx, explain+text, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var lines []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			line := vals[len(vals)-1]
+			if b, ok := line.([]byte); ok {
+				line = string(b)
+			}
+			lines = append(lines, strings.TrimSpace(toString(line)))
+		}
+		return strings.Join(lines, "\n")
+	}
+	uses := func(what, p, index string) {
+		t.Helper()
+		if !strings.Contains(p, index) {
+			t.Errorf("%s does not use %s:\n%s", what, index, p)
+		}
+		// A sort of the rows that share the index's leading time (RIGHT PART, Incremental
+		// Sort) ends with the page; a whole sort does not.
+		for _, bad := range []string{"TEMP B-TREE FOR ORDER BY", "Seq Scan", "\nSort", "-> Sort", "Bitmap"} {
+			if strings.Contains("\n"+p, bad) {
+				t.Errorf("%s reads more than its page (%s):\n%s", what, bad, p)
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		state  connectors.JobState
+		cursor bool
+		index  string
+	}{
+		{connectors.StateReady, false, queueIndex},
+		{connectors.StateReady, true, queueIndex},
+		{connectors.StateDelayed, false, stateIndex},
+		{connectors.StateDelayed, true, stateIndex},
+		{connectors.StateReserved, false, stateIndex},
+		{connectors.StateReserved, true, stateIndex},
+	} {
+		if d.dialect == sqldb.Postgres && tc.index == queueIndex {
+			tc.index = "Index Scan" // the queue index or the primary key: both in id order
+		}
+		cond, args, _ := q.stateCond(tc.state)
+		text, args := q.browseSQL("mail", tc.state, cond, args, cursorAt{reserved: now - 5, available: now + 3600, id: 5}, tc.cursor, 20)
+		uses("Browse("+string(tc.state)+", cursor "+map[bool]string{false: "none", true: "set"}[tc.cursor]+")", plan(text, args...), tc.index)
+	}
+
+	lapsed := now - 60
+	// QueueStats: every part but the queue's total reads a range of the state index.
+	for i, part := range statsParts(table, q.cols)[1:] {
+		uses(fmt.Sprintf("QueueStats part %d", i+2), plan(sqldb.Placeholders(d.dialect, part), "mail", []any{now, lapsed, now, lapsed}[i]), stateIndex)
+	}
+
+	// Pops: qctl's, and Laravel's as its query builder writes it (think-queue's is the same with
+	// its column names), keep taking the head of the queue index.
+	pop := "SELECT id FROM " + table + " WHERE queue = $2 AND ((" + r + " IS NULL AND " + a + " <= $1) OR " + r + " <= $3) ORDER BY id LIMIT 1"
+	laravel := "select * from " + table + ` where "queue" = ? and (("` + r + `" is null and "` + a + `" <= ?) or ("` + r + `" <= ?)) order by "id" asc limit 1`
+	if d.dialect == sqldb.SQLite {
+		pop = strings.ReplaceAll(pop, "$", "?")
+	} else {
+		laravel = sqldb.Placeholders(d.dialect, laravel) + " for update skip locked"
+	}
+	// (PostgreSQL may walk the primary key instead when one queue fills the table: the same
+	// id order, no sort.)
+	popIndex := queueIndex
+	if d.dialect == sqldb.Postgres {
+		popIndex = "Index Scan"
+	}
+	uses("qctl's pop", plan(pop, now, "mail", lapsed), popIndex)
+	uses("Laravel's pop", plan(laravel, "mail", now, lapsed), popIndex)
+
+	// And the pop itself still takes the oldest ready job at once.
+	start := time.Now()
+	if j, err := q.Pop(ctx, "mail"); err != nil || j == nil {
+		t.Fatalf("Pop = %v, %v", j, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Pop over 20,000 jobs took %s", took)
+	}
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(fmtAny(v), "\n", " "), "  ", " "))
+}
+
+func fmtAny(v any) string {
+	return strings.TrimSpace(strings.Trim(strings.ReplaceAll(fmt.Sprint(v), "\t", " "), " "))
+}
