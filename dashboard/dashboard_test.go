@@ -201,12 +201,12 @@ func TestFailedFilterAndPaging(t *testing.T) {
 	}
 	b.fail("a", "JobB", "division by zero")
 	_, body := b.get("/failed?exception=division")
-	mustContain(t, "the filtered list", body, "1 matching</span>", "division by zero")
+	mustContain(t, "the filtered list", body, "1 matching on this page</span>", "division by zero")
 	if strings.Contains(body, "timeout") {
 		t.Errorf("the list filtered by exception shows other jobs")
 	}
 	_, body = b.get("/failed?job=JobA")
-	mustContain(t, "page 1", body, "5 matching", "older »")
+	mustContain(t, "page 1", body, "2 matching on this page, more older", "Retry all matching", "older »")
 	next := regexpNext.FindStringSubmatch(body)
 	if next == nil {
 		t.Fatal("no link to the next page")
@@ -216,6 +216,17 @@ func TestFailedFilterAndPaging(t *testing.T) {
 	if got := strings.Count(body, `name="ids"`); got != 2 {
 		t.Errorf("page 2 lists %d jobs, want 2", got)
 	}
+	// The last page knows it is the last: it read one row more than a page and found none.
+	next = regexpNext.FindStringSubmatch(body)
+	if next == nil {
+		t.Fatal("no link to page 3")
+	}
+	_, body = b.get("/failed?job=JobA&below=" + next[1])
+	if got := strings.Count(body, `name="ids"`); got != 1 || strings.Contains(body, "older »") || !strings.Contains(body, "1 matching on this page</span>") {
+		t.Errorf("page 3 lists %d jobs (want 1) and no older link:\n%s", got, body)
+	}
+	_, body = b.get("/failed")
+	mustContain(t, "the unfiltered list", body, `<span class="count">6</span>`, "Retry all 6")
 	if status, _ := b.get("/failed?from=yesterday"); status != http.StatusOK {
 		t.Errorf("a bad date: status %d, want the page with its error", status)
 	}
