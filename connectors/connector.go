@@ -301,3 +301,10 @@ type Browser interface {
 	// delayed.
 	ReadyNow(ctx context.Context, queue string, ref string) error
 }
+
+// NextJobOnly marks a Browser that sees only the next job of a state and no reserved job
+// (beanstalkd: peek-ready, peek-delayed): its Browse lists at most one job and never a cursor, and
+// refuses the reserved state. The dashboard says so on the Jobs page.
+type NextJobOnly interface {
+	NextJobOnly()
+}

@@ -1,14 +1,17 @@
 package dashboard_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/dashboard"
 	"github.com/qctl/qctl/failed"
 )
@@ -288,4 +291,51 @@ func TestJobsDeleteAndRunNow(t *testing.T) {
 	b.post("/jobs/delete", form) // already gone
 	_, body := b.get("/jobs?queue=emails")
 	mustContain(t, "the page after deleting a job twice", body, "job not found")
+}
+
+// TestJobsOnBeanstalkd browses a tube of the real beanstalkd: the page shows the next ready and
+// the next delayed job, says that is all beanstalkd lets it see, offers no reserved tab, and
+// deletes a job and kicks a delayed one to ready.
+func TestJobsOnBeanstalkd(t *testing.T) {
+	connectortest.RequireService(t, "beanstalkd", "127.0.0.1:11300", "sudo service beanstalkd start")
+	tube := "dash-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	b := setup(t, setupOptions{extra: "\n[connections.bean]\ndriver = \"beanstalkd\"\naddr = \"127.0.0.1:11300\"\nqueue = \"" + tube + "\"\n"})
+	c, err := b.m.Open(context.Background(), "bean")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = c.Clear(context.Background(), tube); c.Close() })
+	var ids []string
+	for _, p := range []struct {
+		name  string
+		delay time.Duration
+	}{{"App\\Jobs\\First", 0}, {"App\\Jobs\\Second", 0}, {"App\\Jobs\\Later", time.Hour}} {
+		id, err := c.Backend.Push(context.Background(), tube, []byte(`{"displayName":"`+strings.ReplaceAll(p.name, `\`, `\\`)+`","job":"x","data":{}}`), p.delay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_, body := b.get("/jobs?connection=bean&queue=" + tube)
+	mustContain(t, "the ready tab", body, `App\Jobs\First`, "beanstalkd shows only the next job of each state", "Delete")
+	if strings.Contains(body, `App\Jobs\Second`) || strings.Contains(body, "state=reserved") {
+		t.Errorf("the ready tab lists more than the next job, or offers reserved jobs:\n%s", body)
+	}
+	_, body = b.get("/jobs?connection=bean&queue=" + tube + "&state=delayed")
+	mustContain(t, "the delayed tab", body, `App\Jobs\Later`, "Run now")
+
+	form := url.Values{"connection": {"bean"}, "queue": {tube}, "state": {"ready"}, "ref": {ids[0]}, "id": {ids[0]}}
+	if status, _ := b.post("/jobs/delete", form); status != http.StatusSeeOther {
+		t.Fatalf("delete: status %d", status)
+	}
+	form = url.Values{"connection": {"bean"}, "queue": {tube}, "state": {"delayed"}, "ref": {ids[2]}, "id": {ids[2]}}
+	if status, _ := b.post("/jobs/run-now", form); status != http.StatusSeeOther {
+		t.Fatalf("run now: status %d", status)
+	}
+	st, err := c.Snapshot(context.Background(), nil, []string{tube})
+	if err != nil || len(st.Queues) != 1 || st.Queues[0].Ready != 2 || st.Queues[0].Delayed != 0 {
+		t.Fatalf("after delete and run now: %+v, %v; want 2 ready, 0 delayed", st.Queues, err)
+	}
+	_, body = b.get("/jobs?connection=bean&queue=" + tube)
+	mustContain(t, "the ready tab after the delete", body, `App\Jobs\Second`)
 }
