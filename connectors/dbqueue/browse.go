@@ -95,7 +95,8 @@ func (q *Queue) Browse(ctx context.Context, queue string, state connectors.JobSt
 // arguments. Ready jobs are ordered by id. Delayed and reserved ones are ordered by the state
 // index's own columns (reserved_at, available_at, id), so the page is the first entries of the
 // state's range: PostgreSQL does not take `reserved_at IS NULL` as fixing that column, and would
-// sort the whole range for ORDER BY available_at alone.
+// sort the whole range for ORDER BY available_at alone (MySQL, the other way round, sorts when
+// ORDER BY names it). TestStatePlans checks each with EXPLAIN.
 func (q *Queue) browseSQL(queue string, state connectors.JobState, cond string, condArgs []any, after cursorAt, hasCursor bool, n int) (text string, args []any) {
 	r, a := q.cols.reserved, q.cols.available
 	text = "SELECT id, payload, attempts, " + r + ", " + a + " FROM " + sqldb.Quote(q.dialect, q.table) +
@@ -122,7 +123,10 @@ func (q *Queue) browseSQL(queue string, state connectors.JobState, cond string, 
 		text += " AND (" + r + ", " + a + ", id) > (?, ?, ?)"
 		args = append(args, after.reserved, after.available, after.id)
 	}
-	if state != connectors.StateReady {
+	switch {
+	case state == connectors.StateDelayed && q.dialect == sqldb.MySQL:
+		text += " ORDER BY " + a + ", id" // MySQL sorts the range when ORDER BY names reserved_at
+	case state != connectors.StateReady:
 		text += " ORDER BY " + r + ", " + a + ", id"
 	}
 	return sqldb.Placeholders(q.dialect, text+" LIMIT "+strconv.Itoa(n)), args

@@ -28,21 +28,26 @@ var _ connectors.Inspector = (*Queue)(nil)
 //	queue, lapsed           oldest reserved_at of the lapsed rows (their lease ended retry_after later)
 //
 // lapsed is now - retry_after, or -1 (no row is reserved that early) when reservations never lapse.
-func statsSQL(table string, l layout) string {
-	return "SELECT (" + strings.Join(statsParts(table, l), "), (") + ")"
+func statsSQL(dialect, table string, l layout) string {
+	return "SELECT (" + strings.Join(statsParts(dialect, table, l), "), (") + ")"
 }
 
-// statsParts are statsSQL's five subqueries. The oldest-time parts order by every index column
-// after queue: PostgreSQL does not take `IS NULL` as fixing a column, so ORDER BY available_at
-// alone would sort the range rather than read its first entry.
-func statsParts(table string, l layout) []string {
+// statsParts are statsSQL's five subqueries. The oldest-due part orders by the index columns
+// after queue as the dialect's planner reads them off the index: PostgreSQL does not take `IS
+// NULL` as fixing reserved_at, so ORDER BY available_at alone would sort the range, and MySQL
+// sorts it when ORDER BY names reserved_at.
+func statsParts(dialect, table string, l layout) []string {
 	r, a := l.reserved, l.available
 	from := " FROM " + table + " WHERE queue = ?"
+	dueOrder := r + ", " + a
+	if dialect == sqldb.MySQL {
+		dueOrder = a
+	}
 	return []string{
 		"SELECT COUNT(*)" + from,
 		"SELECT COUNT(*)" + from + " AND " + r + " IS NULL AND " + a + " > ?",
 		"SELECT COUNT(*)" + from + " AND " + r + " > ?",
-		"SELECT " + a + from + " AND " + r + " IS NULL AND " + a + " <= ? ORDER BY " + r + ", " + a + " LIMIT 1",
+		"SELECT " + a + from + " AND " + r + " IS NULL AND " + a + " <= ? ORDER BY " + dueOrder + " LIMIT 1",
 		"SELECT " + r + from + " AND " + r + " <= ? ORDER BY " + r + ", " + a + " LIMIT 1",
 	}
 }
@@ -60,7 +65,7 @@ func (q *Queue) QueueStats(ctx context.Context, queue string) (connectors.QueueS
 		total                  int64
 		oldestDue, oldestLapse sql.NullInt64
 	)
-	err := q.db.QueryRowContext(ctx, sqldb.Placeholders(q.dialect, statsSQL(sqldb.Quote(q.dialect, q.table), q.cols)),
+	err := q.db.QueryRowContext(ctx, sqldb.Placeholders(q.dialect, statsSQL(q.dialect, sqldb.Quote(q.dialect, q.table), q.cols)),
 		queue, queue, now, queue, lapsed, queue, now, queue, lapsed).
 		Scan(&total, &st.Delayed, &st.Reserved, &oldestDue, &oldestLapse)
 	if err != nil {
