@@ -37,8 +37,8 @@ func (q *Queue) stateCond(state connectors.JobState) (string, []any, error) {
 // Browse lists a page of queue's jobs in state. Ready jobs come by id (the pop order), read along
 // the queue index (queue, id); the cursor is the last id listed. Delayed jobs come by due time,
 // then id (the order they fall due), and reserved ones by reservation time (the longest held
-// first): both read a range of the state index (0010_jobs_state_index). A page costs about the same near the head of a million-job queue as of a short one,
-// whichever state the million are in.
+// first): both read a range of the state index (0010_jobs_state_index). A page costs about the
+// same near the head of a million-job queue as of a short one, whichever state the million are in.
 func (q *Queue) Browse(ctx context.Context, queue string, state connectors.JobState, cursor string, n int) ([]connectors.BrowsedJob, string, error) {
 	cond, args, err := q.stateCond(state)
 	if err != nil {

@@ -178,3 +178,61 @@ func toString(v any) string {
 func fmtAny(v any) string {
 	return strings.TrimSpace(strings.Trim(strings.ReplaceAll(fmt.Sprint(v), "\t", " "), " "))
 }
+
+// TestBrowseCursorsWithTies pages delayed and reserved jobs one at a time where their times tie,
+// so the cursor's id (and for reserved jobs its due time) decides: every job comes once, in order.
+func TestBrowseCursorsWithTies(t *testing.T) {
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			d := setup(t, dialect)
+			ctx := context.Background()
+			clock := connectortest.NewClock()
+			q := d.open(t, clock, time.Hour)
+			var delayed []string
+			for i := 0; i < 3; i++ {
+				id, err := q.Push(ctx, "mail", []byte(`{"job":"D"}`), time.Hour) // one due time for all
+				if err != nil {
+					t.Fatal(err)
+				}
+				delayed = append(delayed, id)
+			}
+			var reserved []string
+			for i, delay := range []time.Duration{0, 0, 0} {
+				if _, err := q.Push(ctx, "mail", []byte(`{"job":"R"}`), delay); err != nil {
+					t.Fatal(err)
+				}
+				if i == 2 {
+					clock.Advance(time.Second) // the third is popped a second later
+				}
+				j, err := q.Pop(ctx, "mail")
+				if err != nil || j == nil {
+					t.Fatalf("Pop = %v, %v", j, err)
+				}
+				reserved = append(reserved, j.ID)
+			}
+			for state, want := range map[connectors.JobState][]string{connectors.StateDelayed: delayed, connectors.StateReserved: reserved} {
+				var got []string
+				cursor := ""
+				for range 5 {
+					page, next, err := q.Browse(ctx, "mail", state, cursor, 1)
+					if err != nil {
+						t.Fatalf("Browse(%s, %q): %v", state, cursor, err)
+					}
+					for _, j := range page {
+						got = append(got, j.ID)
+					}
+					if cursor = next; next == "" {
+						break
+					}
+				}
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("%s jobs paged one at a time = %v, want %v", state, got, want)
+				}
+			}
+			if _, _, err := q.Browse(ctx, "mail", connectors.StateReserved, "12", 1); err == nil {
+				t.Errorf("a ready cursor was taken for reserved jobs")
+			}
+		})
+	}
+}
