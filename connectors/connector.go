@@ -291,8 +291,10 @@ type BrowsedJob struct {
 // for the dashboard's Jobs page. Listing never reads a whole queue: each page costs about what its
 // own jobs cost, however long the queue.
 type Browser interface {
-	// Browse lists up to n jobs of queue in state, in the order workers take them, starting at
-	// cursor ("" = the first); next is the cursor of the following page, "" when there is none.
+	// Browse lists up to n jobs of queue in state, starting at cursor ("" = the first); next is
+	// the cursor of the following page, "" when there is none. Ready jobs come in the order
+	// workers take them, delayed ones in the order they fall due; a backend that can see only
+	// the next job of a state (beanstalkd) lists that one and no cursor.
 	Browse(ctx context.Context, queue string, state JobState, cursor string, n int) (jobs []BrowsedJob, next string, err error)
 	// DeleteJob deletes a ready or delayed job found by ref. A reserved job belongs to the worker
 	// running it and is refused. It returns an error wrapping ErrJobNotFound when the job is no
@@ -302,4 +304,11 @@ type Browser interface {
 	// has just fallen due. It returns an error wrapping ErrJobNotFound when the job is no longer
 	// delayed.
 	ReadyNow(ctx context.Context, queue string, ref string) error
+}
+
+// NextJobOnly marks a Browser that sees only the next job of a state and no reserved job
+// (beanstalkd: peek-ready, peek-delayed): its Browse lists at most one job and never a cursor, and
+// refuses the reserved state. The dashboard says so on the Jobs page.
+type NextJobOnly interface {
+	NextJobOnly()
 }

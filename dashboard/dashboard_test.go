@@ -1,14 +1,17 @@
 package dashboard_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/dashboard"
 	"github.com/qctl/qctl/failed"
 )
@@ -201,12 +204,12 @@ func TestFailedFilterAndPaging(t *testing.T) {
 	}
 	b.fail("a", "JobB", "division by zero")
 	_, body := b.get("/failed?exception=division")
-	mustContain(t, "the filtered list", body, "1 matching</span>", "division by zero")
+	mustContain(t, "the filtered list", body, "1 matching on this page</span>", "division by zero")
 	if strings.Contains(body, "timeout") {
 		t.Errorf("the list filtered by exception shows other jobs")
 	}
 	_, body = b.get("/failed?job=JobA")
-	mustContain(t, "page 1", body, "5 matching", "older »")
+	mustContain(t, "page 1", body, "2 matching on this page, more older", "Retry all matching", "older »")
 	next := regexpNext.FindStringSubmatch(body)
 	if next == nil {
 		t.Fatal("no link to the next page")
@@ -216,6 +219,17 @@ func TestFailedFilterAndPaging(t *testing.T) {
 	if got := strings.Count(body, `name="ids"`); got != 2 {
 		t.Errorf("page 2 lists %d jobs, want 2", got)
 	}
+	// The last page knows it is the last: it read one row more than a page and found none.
+	next = regexpNext.FindStringSubmatch(body)
+	if next == nil {
+		t.Fatal("no link to page 3")
+	}
+	_, body = b.get("/failed?job=JobA&below=" + next[1])
+	if got := strings.Count(body, `name="ids"`); got != 1 || strings.Contains(body, "older »") || !strings.Contains(body, "1 matching on this page</span>") {
+		t.Errorf("page 3 lists %d jobs (want 1) and no older link:\n%s", got, body)
+	}
+	_, body = b.get("/failed")
+	mustContain(t, "the unfiltered list", body, `<span class="count">6</span>`, "Retry all 6")
 	if status, _ := b.get("/failed?from=yesterday"); status != http.StatusOK {
 		t.Errorf("a bad date: status %d, want the page with its error", status)
 	}
@@ -277,4 +291,51 @@ func TestJobsDeleteAndRunNow(t *testing.T) {
 	b.post("/jobs/delete", form) // already gone
 	_, body := b.get("/jobs?queue=emails")
 	mustContain(t, "the page after deleting a job twice", body, "job not found")
+}
+
+// TestJobsOnBeanstalkd browses a tube of the real beanstalkd: the page shows the next ready and
+// the next delayed job, says that is all beanstalkd lets it see, offers no reserved tab, and
+// deletes a job and kicks a delayed one to ready.
+func TestJobsOnBeanstalkd(t *testing.T) {
+	connectortest.RequireService(t, "beanstalkd", "127.0.0.1:11300", "sudo service beanstalkd start")
+	tube := "dash-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	b := setup(t, setupOptions{extra: "\n[connections.bean]\ndriver = \"beanstalkd\"\naddr = \"127.0.0.1:11300\"\nqueue = \"" + tube + "\"\n"})
+	c, err := b.m.Open(context.Background(), "bean")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = c.Clear(context.Background(), tube); c.Close() })
+	var ids []string
+	for _, p := range []struct {
+		name  string
+		delay time.Duration
+	}{{"App\\Jobs\\First", 0}, {"App\\Jobs\\Second", 0}, {"App\\Jobs\\Later", time.Hour}} {
+		id, err := c.Backend.Push(context.Background(), tube, []byte(`{"displayName":"`+strings.ReplaceAll(p.name, `\`, `\\`)+`","job":"x","data":{}}`), p.delay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_, body := b.get("/jobs?connection=bean&queue=" + tube)
+	mustContain(t, "the ready tab", body, `App\Jobs\First`, "beanstalkd shows only the next job of each state", "Delete")
+	if strings.Contains(body, `App\Jobs\Second`) || strings.Contains(body, "state=reserved") {
+		t.Errorf("the ready tab lists more than the next job, or offers reserved jobs:\n%s", body)
+	}
+	_, body = b.get("/jobs?connection=bean&queue=" + tube + "&state=delayed")
+	mustContain(t, "the delayed tab", body, `App\Jobs\Later`, "Run now")
+
+	form := url.Values{"connection": {"bean"}, "queue": {tube}, "state": {"ready"}, "ref": {ids[0]}, "id": {ids[0]}}
+	if status, _ := b.post("/jobs/delete", form); status != http.StatusSeeOther {
+		t.Fatalf("delete: status %d", status)
+	}
+	form = url.Values{"connection": {"bean"}, "queue": {tube}, "state": {"delayed"}, "ref": {ids[2]}, "id": {ids[2]}}
+	if status, _ := b.post("/jobs/run-now", form); status != http.StatusSeeOther {
+		t.Fatalf("run now: status %d", status)
+	}
+	st, err := c.Snapshot(context.Background(), nil, []string{tube})
+	if err != nil || len(st.Queues) != 1 || st.Queues[0].Ready != 2 || st.Queues[0].Delayed != 0 {
+		t.Fatalf("after delete and run now: %+v, %v; want 2 ready, 0 delayed", st.Queues, err)
+	}
+	_, body = b.get("/jobs?connection=bean&queue=" + tube)
+	mustContain(t, "the ready tab after the delete", body, `App\Jobs\Second`)
 }

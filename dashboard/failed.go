@@ -66,7 +66,7 @@ type failedData struct {
 	Filter    failedFilter
 	FilterQS  string // the filter as a query string, for paging links
 	Rows      []failedRow
-	Total     int64
+	Total     int64 // every failed job; -1 when filtered (matches are not counted)
 	Below     int64 // this page's cursor (0 = first page)
 	Next      int64 // the next page's cursor, 0 when this is the last
 	PageSize  int
@@ -75,8 +75,9 @@ type failedData struct {
 	Discarded bool
 }
 
-// failedList shows one page of failed jobs, newest first: a COUNT and a LIMITed SELECT whatever
-// the table's size, paged by row id (failed.Filter.Below) rather than by offset.
+// failedList shows one page of failed jobs, newest first: a LIMITed SELECT whatever the table's
+// size, paged by row id (failed.Filter.Below) rather than by offset, and the table's COUNT when
+// no filter is set.
 func (h *Handler) failedList(w http.ResponseWriter, r *http.Request) {
 	ff := readFailedFilter(r.URL.Query())
 	d := failedData{Filter: ff, PageSize: h.o.PageSize, Timezone: h.location().String()}
@@ -104,24 +105,35 @@ func (h *Handler) readFailed(r *http.Request, ff failedFilter, d *failedData) er
 		return err
 	}
 	d.Below, _ = strconv.ParseInt(r.URL.Query().Get("below"), 10, 64)
-	if d.Below > 0 { // List counts only the rows below the cursor
-		if d.Total, err = store.Count(r.Context(), f); err != nil {
+	f.Below = d.Below
+	var recs []failed.Record
+	if ff.Active() {
+		// A filter counts nothing: counting the matches of a text filter reads every row, and
+		// a page of them, newest first, stops when the page and one more row are found.
+		d.Total = -1
+		f.Limit = h.o.PageSize + 1
+		if recs, err = store.Head(r.Context(), f); err != nil {
 			return err
 		}
-	}
-	f.Below, f.Limit = d.Below, h.o.PageSize
-	recs, total, err := store.List(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	if d.Below == 0 {
-		d.Total = total
+		if len(recs) > h.o.PageSize {
+			recs = recs[:h.o.PageSize]
+			d.Next = recs[len(recs)-1].RowID
+		}
+	} else {
+		// The whole table's count is one read of its smallest index.
+		if d.Total, err = store.Count(r.Context(), failed.Filter{}); err != nil {
+			return err
+		}
+		f.Limit = h.o.PageSize
+		if recs, err = store.Head(r.Context(), f); err != nil {
+			return err
+		}
+		if len(recs) == h.o.PageSize {
+			d.Next = recs[len(recs)-1].RowID
+		}
 	}
 	for _, rec := range recs {
 		d.Rows = append(d.Rows, failedRow{Record: rec, Name: jobName(rec.Payload)})
-	}
-	if len(recs) == h.o.PageSize {
-		d.Next = recs[len(recs)-1].RowID
 	}
 	for _, c := range h.m.Config().Names() {
 		if cc, err := h.m.Connection(c); err == nil && cc.Queue != "" && !contains(d.Queues, cc.Queue) {

@@ -69,11 +69,19 @@ dsn = %q
 command = ["true"]
 env = { API_TOKEN = %q }
 %s`, dsn, dsn, secretEnv, so.extra)
+	b := serve(t, toml, so)
+	b.dsn = dsn
+	return b
+}
+
+// serve serves a dashboard over the config toml.
+func serve(t testing.TB, toml string, so setupOptions) *bundle {
+	t.Helper()
 	cfg, err := config.Load([]byte(toml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{t: t, m: manager.New(cfg, manager.Options{Output: io.Discard}), log: &syncBuffer{}, dsn: dsn}
+	b := &bundle{t: t, m: manager.New(cfg, manager.Options{Output: io.Discard}), log: &syncBuffer{}}
 	so.Options.Log = b.log
 	if so.Options.Refresh == 0 {
 		so.Options.Refresh = -1 // pages stay still unless a test asks for live refresh

@@ -57,6 +57,7 @@ type jobsData struct {
 	Rows         []jobRow
 	Count        int64 // jobs in this state, from the queue's statistics
 	CanBrowse    bool
+	NextOnly     bool // the backend shows only the next job of each state (beanstalkd)
 	Deletable    bool
 	Runnable     bool
 }
@@ -104,6 +105,13 @@ func (h *Handler) readJobs(r *http.Request, d *jobsData) error {
 	d.CanBrowse = c.CanBrowse()
 	if !d.CanBrowse {
 		return nil
+	}
+	if d.NextOnly = c.BrowsesNextOnly(); d.NextOnly {
+		// beanstalkd peeks at the next ready and delayed job; nothing lists reserved ones.
+		d.States = d.States[:2]
+		if d.State == connectors.StateReserved {
+			d.State = connectors.StateReady
+		}
 	}
 	// The count comes from the last sample the Overview and Queues pages keep (counting a big
 	// queue takes seconds on some backends); before the first it is not shown.

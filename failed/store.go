@@ -196,6 +196,19 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, int64, error) {
 	return recs, total, err
 }
 
+// Head returns up to f.Limit failed jobs f matches, newest first, and counts nothing: the scan
+// stops once it has f.Limit rows, where List also counts every match. A filter on text (exception,
+// job name) is a scan of the column, so a page of matches costs one scan that ends early instead
+// of two that read every row. Ask for one row more than a page to learn whether there are more.
+func (s *Store) Head(ctx context.Context, f Filter) ([]Record, error) {
+	where, args := s.where(f)
+	query := "SELECT " + s.columns() + " FROM " + s.table + where + " ORDER BY id DESC"
+	if f.Limit > 0 {
+		query += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	return s.query(ctx, query, args...)
+}
+
 // Count counts the failed jobs f matches (Limit aside).
 func (s *Store) Count(ctx context.Context, f Filter) (int64, error) {
 	where, args := s.where(f)

@@ -287,7 +287,7 @@ func newEnv(t *testing.T, kind string, handlers string) *env {
 		t.Fatal(err)
 	}
 	// The tables are made as a Laravel app makes them: by its queue:table and queue:failed-table
-	// migrations. qctl adopts them; on PostgreSQL `qctl migrate` adds only its qctl_signals.
+	// migrations. qctl adopts them; on PostgreSQL `qctl migrate` adds only its qctl_signals and the jobs state index.
 	e.php("", "migrate.php")
 	if kind == kindMySQL {
 		e.qctlOK("migrate") // qctl_signals, shared by the tests on this database

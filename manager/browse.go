@@ -13,6 +13,13 @@ func (c *Conn) CanBrowse() bool {
 	return ok
 }
 
+// BrowsesNextOnly reports whether the backend can show only the next job of each state and no
+// reserved job (connectors.NextJobOnly: beanstalkd).
+func (c *Conn) BrowsesNextOnly() bool {
+	_, ok := c.Backend.(connectors.NextJobOnly)
+	return ok
+}
+
 // browser returns the backend's Browser, or an error wrapping ErrNotSupported.
 func (c *Conn) browser() (connectors.Browser, error) {
 	b, ok := c.Backend.(connectors.Browser)

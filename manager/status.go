@@ -66,7 +66,7 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 			row.OldestS = &age
 		}
 		if store != nil {
-			_, n, err := store.List(ctx, failed.Filter{Queue: name, Limit: 1})
+			n, err := store.Count(ctx, failed.Filter{Queue: name})
 			if err != nil {
 				return snap, fmt.Errorf("counting failed jobs of queue %q: %w", name, err)
 			}

@@ -98,6 +98,8 @@ var steps = []step{
 	{"0007_think_jobs_notify", ThinkJobsNotify, sqldb.Postgres},
 	{"0008_job_batches", JobBatches, ""},
 	{"0009_qctl_fleet", Fleet, ""},
+	{"0010_jobs_state_index", Jobs, ""},
+	{"0010_think_jobs_state_index", ThinkJobs, ""},
 }
 
 // isTrigger reports whether k adds a trigger to a table rather than creating one.
@@ -202,7 +204,10 @@ func applyStep(tx *gorm.DB, dialect, table string, s step) (string, error) {
 		}
 		for _, stmt := range stmts {
 			if err := tx.Exec(stmt).Error; err != nil {
-				return "", fmt.Errorf("%s on table %q: %w", s.version, table, err)
+				if !indexExisted(dialect, stmt, err) {
+					return "", fmt.Errorf("%s on table %q: %w", s.version, table, err)
+				}
+				tx.Error = nil // MySQL's run holds one gorm instance, which keeps the error
 			}
 		}
 	}
@@ -214,6 +219,14 @@ func applyStep(tx *gorm.DB, dialect, table string, s step) (string, error) {
 		return "", fmt.Errorf("record %s for table %q: %w", s.version, table, err)
 	}
 	return line, nil
+}
+
+// indexExisted reports whether err is MySQL refusing stmt, a CREATE INDEX, because the index is
+// already there: MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB has), and its DDL commits at
+// once, so a run that created the index but died before recording the step must not fail on
+// the next. The other dialects' files say IF NOT EXISTS.
+func indexExisted(dialect, stmt string, err error) bool {
+	return dialect == sqldb.MySQL && strings.HasPrefix(stmt, "CREATE INDEX ") && sqldb.IsDuplicateKeyName(err)
 }
 
 // forgetDropped deletes the records of a table that no longer exists (someone dropped it to

@@ -109,6 +109,7 @@ func TestApply(t *testing.T) {
 		}
 		want := []string{
 			fmt.Sprintf("created table %q (0001_jobs, %s)", targets[0].Table, dialect),
+			fmt.Sprintf("applied 0010_jobs_state_index to table %q (%s)", targets[0].Table, dialect),
 			fmt.Sprintf("created table %q (0002_failed_jobs, %s)", targets[1].Table, dialect),
 			fmt.Sprintf("created table %q (0003_qctl_signals, %s)", targets[2].Table, dialect),
 		}
@@ -153,29 +154,110 @@ func TestApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		again, err = Apply(ctx, db, dialect, targets...)
-		if err != nil || len(again) != 1 || again[0] != want[0] {
-			t.Errorf("Apply after dropping %s = %q, %v; want [%q]", targets[0].Table, again, err, want[0])
+		if err != nil || len(again) != 2 || again[0] != want[0] || again[1] != want[1] {
+			t.Errorf("Apply after dropping %s = %q, %v; want [%q %q]", targets[0].Table, again, err, want[0], want[1])
 		}
 	})
 }
 
 // TestApplyAdoptsExistingTable checks that a table made by Laravel's own migration is recorded,
-// not recreated.
+// not recreated, and gets the state index.
 func TestApplyAdoptsExistingTable(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect, dir string) {
 		ctx := context.Background()
 		db := open(t, dialect, dir)
 		target := uniqueTargets(t, dialect, dir)[0]
-		if err := db.Exec("CREATE TABLE " + sqldb.Quote(dialect, target.Table) + " (id bigint)").Error; err != nil {
+		// Laravel's jobs migration: its columns and an index on queue alone.
+		table := sqldb.Quote(dialect, target.Table)
+		if err := db.Exec("CREATE TABLE " + table + " (id bigint, queue varchar(255) NOT NULL, payload text NOT NULL," +
+			" attempts smallint NOT NULL, reserved_at integer, available_at integer NOT NULL, created_at integer NOT NULL)").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("CREATE INDEX " + sqldb.Quote(dialect, target.Table+"_queue_index") + " ON " + table + " (queue)").Error; err != nil {
 			t.Fatal(err)
 		}
 		lines, err := Apply(ctx, db, dialect, target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := fmt.Sprintf("found existing table %q (0001_jobs, %s)", target.Table, dialect)
-		if len(lines) != 1 || lines[0] != want {
-			t.Errorf("Apply = %q, want [%q]", lines, want)
+		want := []string{
+			fmt.Sprintf("found existing table %q (0001_jobs, %s)", target.Table, dialect),
+			fmt.Sprintf("applied 0010_jobs_state_index to table %q (%s)", target.Table, dialect),
+		}
+		if !slices.Equal(lines, want) {
+			t.Errorf("Apply = %q, want %q", lines, want)
+		}
+		if !hasIndex(t, db, dialect, target.Table, target.Table+"_queue_state_index") {
+			t.Errorf("no state index on the adopted table")
+		}
+	})
+}
+
+// hasIndex reports whether table has an index named index.
+func hasIndex(t *testing.T, db *gorm.DB, dialect, table, index string) bool {
+	t.Helper()
+	var n int64
+	var err error
+	switch dialect {
+	case sqldb.SQLite:
+		err = db.Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name = ?", table, index).Scan(&n).Error
+	case sqldb.Postgres:
+		err = db.Raw("SELECT COUNT(*) FROM pg_indexes WHERE tablename = ? AND indexname = ?", table, index).Scan(&n).Error
+	case sqldb.MySQL:
+		err = db.Raw("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?", table, index).Scan(&n).Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+// TestStateIndexOnExistingDatabase: a database migrated before 0010 gets the state index on both
+// jobs formats from the next Apply, and on MySQL (no CREATE INDEX IF NOT EXISTS) an index that is
+// there already without its record (a run that died after the DDL) is recorded, not an error.
+func TestStateIndexOnExistingDatabase(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect, dir string) {
+		ctx := context.Background()
+		db := open(t, dialect, dir)
+		jobs := uniqueTargets(t, dialect, dir)[0]
+		think := Target{Kind: ThinkJobs, Table: jobs.Table + "_think"}
+		t.Cleanup(func() {
+			db.Exec("DROP TABLE IF EXISTS " + sqldb.Quote(dialect, think.Table))
+			db.Exec("DELETE FROM "+sqldb.Quote(dialect, VersionsTable)+" WHERE table_name = ?", think.Table)
+		})
+		if _, err := Apply(ctx, db, dialect, jobs, think); err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range []Target{jobs, think} {
+			index := tg.Table + "_queue_state_index"
+			if !hasIndex(t, db, dialect, tg.Table, index) {
+				t.Fatalf("%s: no %s after Apply", tg.Kind, index)
+			}
+			// As before 0010: no index and no record of it.
+			drop := "DROP INDEX " + sqldb.Quote(dialect, index)
+			if dialect == sqldb.MySQL {
+				drop += " ON " + sqldb.Quote(dialect, tg.Table)
+			}
+			if err := db.Exec(drop).Error; err != nil {
+				t.Fatal(err)
+			}
+			db.Exec("DELETE FROM "+sqldb.Quote(dialect, VersionsTable)+" WHERE table_name = ? AND version LIKE '0010%'", tg.Table)
+		}
+		lines, err := Apply(ctx, db, dialect, jobs, think)
+		want := []string{
+			fmt.Sprintf("applied 0010_jobs_state_index to table %q (%s)", jobs.Table, dialect),
+			fmt.Sprintf("applied 0010_think_jobs_state_index to table %q (%s)", think.Table, dialect),
+		}
+		if err != nil || !slices.Equal(lines, want) {
+			t.Fatalf("Apply on a database from before 0010 = %q, %v; want %q", lines, err, want)
+		}
+		if !hasIndex(t, db, dialect, jobs.Table, jobs.Table+"_queue_state_index") || !hasIndex(t, db, dialect, think.Table, think.Table+"_queue_state_index") {
+			t.Errorf("state index missing after Apply")
+		}
+		// The index is there, its record is not.
+		db.Exec("DELETE FROM "+sqldb.Quote(dialect, VersionsTable)+" WHERE table_name = ? AND version LIKE '0010%'", jobs.Table)
+		if lines, err := Apply(ctx, db, dialect, jobs); err != nil || len(lines) != 1 || lines[0] != want[0] {
+			t.Errorf("Apply with the index present but unrecorded = %q, %v; want [%q]", lines, err, want[0])
 		}
 	})
 }
@@ -205,8 +287,8 @@ func TestApplyConcurrently(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if len(lines) != 3 {
-			t.Errorf("4 concurrent Applys reported %d steps, want 3: %q", len(lines), lines)
+		if len(lines) != 4 {
+			t.Errorf("4 concurrent Applys reported %d steps, want 4: %q", len(lines), lines)
 		}
 	})
 }
@@ -219,9 +301,12 @@ func TestApplyThinkJobs(t *testing.T) {
 		db := open(t, dialect, dir)
 		target := Target{Kind: ThinkJobs, Table: uniqueTargets(t, dialect, dir)[0].Table}
 		lines, err := Apply(ctx, db, dialect, target)
-		want := fmt.Sprintf("created table %q (0005_think_jobs, %s)", target.Table, dialect)
-		if err != nil || len(lines) != 1 || lines[0] != want {
-			t.Fatalf("Apply = %q, %v; want [%q]", lines, err, want)
+		want := []string{
+			fmt.Sprintf("created table %q (0005_think_jobs, %s)", target.Table, dialect),
+			fmt.Sprintf("applied 0010_think_jobs_state_index to table %q (%s)", target.Table, dialect),
+		}
+		if err != nil || !slices.Equal(lines, want) {
+			t.Fatalf("Apply = %q, %v; want %q", lines, err, want)
 		}
 		if got := strings.Join(columns(t, db, target.Table), " "); got != "attempts available_time create_time id payload queue reserve_time" {
 			t.Errorf("columns = %s", got)
@@ -258,8 +343,10 @@ func TestApplyNotifyTrigger(t *testing.T) {
 	}
 	want := []string{
 		fmt.Sprintf("created table %q (0001_jobs, postgres)", jobs.Table),
+		fmt.Sprintf("applied 0010_jobs_state_index to table %q (postgres)", jobs.Table),
 		fmt.Sprintf("applied 0006_jobs_notify to table %q (postgres)", jobs.Table),
 		fmt.Sprintf("created table %q (0005_think_jobs, postgres)", think.Table),
+		fmt.Sprintf("applied 0010_think_jobs_state_index to table %q (postgres)", think.Table),
 		fmt.Sprintf("applied 0007_think_jobs_notify to table %q (postgres)", think.Table),
 	}
 	if !slices.Equal(lines, want) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qctl/qctl/connectors"
@@ -33,29 +34,32 @@ func (q *Queue) stateCond(state connectors.JobState) (string, []any, error) {
 	return "", nil, fmt.Errorf("dbqueue: unknown job state %q", state)
 }
 
-// Browse lists a page of queue's jobs in state, by id (the pop order); the cursor is the last
-// id listed. The queue index (queue, id) finds the page, so a page costs the same near the head
-// of a million-job queue as of a short one.
+// Browse lists a page of queue's jobs in state. Ready jobs come by id (the pop order), read along
+// the queue index (queue, id); the cursor is the last id listed. Delayed jobs come by due time,
+// then id (the order they fall due), and reserved ones by reservation time (the longest held
+// first): both read a range of the state index (0010_jobs_state_index). A page costs about the
+// same near the head of a million-job queue as of a short one, whichever state the million are in.
 func (q *Queue) Browse(ctx context.Context, queue string, state connectors.JobState, cursor string, n int) ([]connectors.BrowsedJob, string, error) {
 	cond, args, err := q.stateCond(state)
 	if err != nil {
 		return nil, "", err
 	}
-	after := int64(0)
+	var after cursorAt
 	if cursor != "" {
-		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil {
-			return nil, "", fmt.Errorf("dbqueue: cursor %q is not a row id", cursor)
+		if after, err = parseCursor(state, cursor); err != nil {
+			return nil, "", err
 		}
 	}
-	text := "SELECT id, payload, attempts, " + q.cols.reserved + ", " + q.cols.available + " FROM " + sqldb.Quote(q.dialect, q.table) +
-		" WHERE queue = ? AND " + cond + " AND id > ? ORDER BY id LIMIT " + strconv.Itoa(n)
-	rows, err := q.db.QueryContext(ctx, sqldb.Placeholders(q.dialect, text), append(append([]any{queue}, args...), after)...)
+	text, args := q.browseSQL(queue, state, cond, args, after, cursor != "", n)
+	rows, err := q.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, "", q.fail("browse", err)
 	}
 	defer rows.Close()
-	var list []connectors.BrowsedJob
-	var last int64
+	var (
+		list []connectors.BrowsedJob
+		last cursorAt
+	)
 	for rows.Next() {
 		var (
 			j         connectors.BrowsedJob
@@ -63,15 +67,17 @@ func (q *Queue) Browse(ctx context.Context, queue string, state connectors.JobSt
 			reserved  sql.NullInt64
 			available int64
 		)
-		if err := rows.Scan(&last, &payload, &j.Attempts, &reserved, &available); err != nil {
+		if err := rows.Scan(&last.id, &payload, &j.Attempts, &reserved, &available); err != nil {
 			return nil, "", q.fail("browse", err)
 		}
-		j.ID, j.Ref, j.Payload = strconv.FormatInt(last, 10), strconv.FormatInt(last, 10), []byte(payload)
+		j.ID, j.Ref, j.Payload = strconv.FormatInt(last.id, 10), strconv.FormatInt(last.id, 10), []byte(payload)
 		j.Available = time.Unix(available, 0)
-		if state == connectors.StateReserved && q.retryAfter > 0 {
-			j.Available = time.Unix(reserved.Int64+q.retryAfter, 0)
-		} else if state == connectors.StateReserved {
+		last.reserved, last.available = reserved.Int64, available
+		if state == connectors.StateReserved {
 			j.Available = time.Time{} // the lease never ends
+			if q.retryAfter > 0 {
+				j.Available = time.Unix(reserved.Int64+q.retryAfter, 0)
+			}
 		}
 		list = append(list, j)
 	}
@@ -80,9 +86,90 @@ func (q *Queue) Browse(ctx context.Context, queue string, state connectors.JobSt
 	}
 	next := ""
 	if len(list) == n {
-		next = strconv.FormatInt(last, 10)
+		next = last.String(state)
 	}
 	return list, next, nil
+}
+
+// browseSQL is Browse's statement for a page of state's jobs after the cursor (hasCursor) and its
+// arguments. Ready jobs are ordered by id. Delayed and reserved ones are ordered by the state
+// index's own columns (reserved_at, available_at, id), so the page is the first entries of the
+// state's range: PostgreSQL does not take `reserved_at IS NULL` as fixing that column, and would
+// sort the whole range for ORDER BY available_at alone (MySQL, the other way round, sorts when
+// ORDER BY names it). TestStatePlans checks each with EXPLAIN.
+func (q *Queue) browseSQL(queue string, state connectors.JobState, cond string, condArgs []any, after cursorAt, hasCursor bool, n int) (text string, args []any) {
+	r, a := q.cols.reserved, q.cols.available
+	text = "SELECT id, payload, attempts, " + r + ", " + a + " FROM " + sqldb.Quote(q.dialect, q.table) +
+		" WHERE queue = ? AND " + cond
+	args = append([]any{queue}, condArgs...)
+	switch {
+	case state == connectors.StateReady:
+		text += " AND id > ? ORDER BY id"
+		args = append(args, after.id)
+	case !hasCursor:
+	case state == connectors.StateDelayed && q.dialect == sqldb.MySQL:
+		// a >= t bounds the range the index reads; the OR drops the rows listed already.
+		text += " AND " + a + " >= ? AND (" + a + " > ? OR id > ?)"
+		args = append(args, after.available, after.available, after.id)
+	case state == connectors.StateDelayed:
+		// A row value compares as the index orders, so the page starts at its entry
+		// (reserved_at is NULL here, which compares with nothing, so it is left out).
+		text += " AND (" + a + ", id) > (?, ?)"
+		args = append(args, after.available, after.id)
+	case q.dialect == sqldb.MySQL: // reserved
+		text += " AND " + r + " >= ? AND (" + r + " > ? OR " + a + " > ? OR (" + a + " = ? AND id > ?))"
+		args = append(args, after.reserved, after.reserved, after.available, after.available, after.id)
+	default: // reserved
+		text += " AND (" + r + ", " + a + ", id) > (?, ?, ?)"
+		args = append(args, after.reserved, after.available, after.id)
+	}
+	switch {
+	case state == connectors.StateDelayed && q.dialect == sqldb.MySQL:
+		text += " ORDER BY " + a + ", id" // MySQL sorts the range when ORDER BY names reserved_at
+	case state != connectors.StateReady:
+		text += " ORDER BY " + r + ", " + a + ", id"
+	}
+	return sqldb.Placeholders(q.dialect, text+" LIMIT "+strconv.Itoa(n)), args
+}
+
+// cursorAt is a Browse cursor: the last job listed. A ready page's cursor is its id; a delayed
+// one's "available_at:id"; a reserved one's "reserved_at:available_at:id".
+type cursorAt struct{ reserved, available, id int64 }
+
+func (c cursorAt) String(state connectors.JobState) string {
+	id := strconv.FormatInt(c.id, 10)
+	switch state {
+	case connectors.StateDelayed:
+		return strconv.FormatInt(c.available, 10) + ":" + id
+	case connectors.StateReserved:
+		return strconv.FormatInt(c.reserved, 10) + ":" + strconv.FormatInt(c.available, 10) + ":" + id
+	}
+	return id
+}
+
+// parseCursor reads a cursor Browse returned for state.
+func parseCursor(state connectors.JobState, s string) (cursorAt, error) {
+	parts := strings.Split(s, ":")
+	var want []*int64
+	var c cursorAt
+	switch state {
+	case connectors.StateDelayed:
+		want = []*int64{&c.available, &c.id}
+	case connectors.StateReserved:
+		want = []*int64{&c.reserved, &c.available, &c.id}
+	default:
+		want = []*int64{&c.id}
+	}
+	bad := len(parts) != len(want)
+	for i := 0; !bad && i < len(want); i++ {
+		var err error
+		*want[i], err = strconv.ParseInt(parts[i], 10, 64)
+		bad = err != nil
+	}
+	if bad {
+		return c, fmt.Errorf("dbqueue: cursor %q is not one of Browse's for %s jobs; start from the first page", s, state)
+	}
+	return c, nil
 }
 
 // DeleteJob deletes the ready or delayed job whose row id is ref, if it is still in state.

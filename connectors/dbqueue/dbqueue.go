@@ -160,6 +160,13 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	targets := o.Targets()
 	if o.AutoMigrate {
 		_, err = migrations.Apply(ctx, gdb, o.Dialect, append(targets, o.FleetTarget())...)
+		// A table of the other format fails a later step (its index names columns it lacks):
+		// the layout check says why, and which key to change.
+		if err != nil && !sqldb.IsConnectionError(err) {
+			if cerr := q.cols.check(ctx, gdb, q.dialect, q.table); cerr != nil {
+				err = cerr
+			}
+		}
 	} else {
 		var missing []migrations.Target
 		missing, err = migrations.Missing(ctx, gdb, targets...)

@@ -356,14 +356,14 @@ func TestStatementsPerDialect(t *testing.T) {
 			// No text of a think-format Queue may name a Laravel column, nor the reverse.
 			thinkSt := buildStatements(d, "jobs", "qctl_signals", think, lapses)
 			names := func(l layout) []string { return []string{l.reserved, l.available, l.created} }
-			for _, p := range append(thinkSt.texts(), new(statsSQL("jobs", think))) {
+			for _, p := range append(thinkSt.texts(), new(statsSQL(d, "jobs", think))) {
 				for _, col := range names(laravel) {
 					if strings.Contains(*p, col) {
 						t.Errorf("%s think: Laravel's %s in %q", d, col, *p)
 					}
 				}
 			}
-			for _, p := range append(st.texts(), new(statsSQL("jobs", laravel))) {
+			for _, p := range append(st.texts(), new(statsSQL(d, "jobs", laravel))) {
 				for _, col := range names(think) {
 					if strings.Contains(*p, col) {
 						t.Errorf("%s laravel: think-queue's %s in %q", d, col, *p)

@@ -102,6 +102,13 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsDuplicateKeyName reports whether err is MySQL's "duplicate key name" (1061): an index of
+// that name exists already.
+func IsDuplicateKeyName(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == 1061
+}
+
 // IsDeadlock reports whether err is a deadlock or serialization failure that the statement's
 // caller may simply retry.
 func IsDeadlock(err error) bool {
