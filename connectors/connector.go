@@ -130,6 +130,16 @@ type SleepWaiter interface {
 	WaitsInPlaceOfSleep()
 }
 
+// ReservingWaiter is a Waiter whose Wait reserves the job it woke on and keeps it for the next Pop
+// (beanstalkd parks it). The worker waits on it only while none of its jobs runs, so a slot is
+// free to pop the parked job at once: a job parked while every slot stays busy would sit reserved,
+// its lease running out, and could then run in two workers. The worker waits on other Waiters
+// whenever a slot is free, even while jobs run.
+type ReservingWaiter interface {
+	Waiter
+	WaitReserves()
+}
+
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
 // than retry_after is never handed to a second worker.
 type LeaseExtender interface {

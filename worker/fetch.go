@@ -42,6 +42,7 @@ func (l *loop) startFetch(n int) {
 	l.claimed += n
 	l.fetches++
 	l.fetched = true
+	l.popDue = false
 	l.fetchReq <- n
 }
 
