@@ -140,6 +140,18 @@ type ReservingWaiter interface {
 	WaitReserves()
 }
 
+// NotifiedWaiter is a Waiter that hears of every job made available on any queue its Queue pops
+// (PostgreSQL's LISTEN/NOTIFY), unlike one that polls or watches one queue. While such a wait
+// that began after a pop found every queue empty still runs, another pop could only find a job
+// the wait has not heard of: one whose reservation lapsed, or one pushed without a notification
+// (PHP without the trigger), which the wait's timeout covers. So the worker does not pop when a
+// job finishes while it runs, saving a round trip per job. WaitHearsEveryPush may say no (the
+// dialect polls).
+type NotifiedWaiter interface {
+	Waiter
+	WaitHearsEveryPush() bool
+}
+
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
 // than retry_after is never handed to a second worker.
 type LeaseExtender interface {

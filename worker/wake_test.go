@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/connectors/dbqueue"
 	"github.com/qctl/qctl/internal/sqldb"
@@ -118,4 +120,94 @@ func privateQueuePair(t *testing.T, dialect string) (*dbqueue.Queue, *dbqueue.Qu
 		}
 	})
 	return a, b
+}
+
+// TestStopWhenEmptyStopsOnceTheLastJobIsDone: on PostgreSQL, whose wait hears of every push, the
+// worker does not pop for a slot a finished job frees while it waits; --stop-when-empty must still
+// stop right after the last job, not after --sleep.
+func TestStopWhenEmptyStopsOnceTheLastJobIsDone(t *testing.T) {
+	connectortest.RequireService(t, "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
+	q, pusher := privateQueuePair(t, "postgres")
+	b := setup(t)
+	b.handlers.Register("Short", func(context.Context, *jobs.Job) error {
+		time.Sleep(100 * time.Millisecond) // the worker waits on the queue meanwhile
+		return nil
+	})
+	payload, _ := jobs.NewPayload("Short", []byte(`{}`)).Encode()
+	if _, err := pusher.Push(context.Background(), "default", payload, 0); err != nil {
+		t.Fatal(err)
+	}
+	const sleep = 20 * time.Second
+	w := worker.New(worker.Deps{Queue: q, Handlers: b.handlers, Failed: b.failed, Report: b.events.add},
+		worker.Options{Connection: "database", Queues: []string{"default"}, Concurrency: 3, Tries: 1, Sleep: sleep, StopWhenEmpty: true, Timeout: time.Minute})
+	start := time.Now()
+	done := make(chan worker.StopReason, 1)
+	go func() { r, _ := w.Run(context.Background()); done <- r }()
+	select {
+	case r := <-done:
+		if r != worker.StopEmpty || b.events.count(worker.EventProcessed) != 1 {
+			t.Fatalf("stopped for %q after %d jobs, want %q after 1", r, b.events.count(worker.EventProcessed), worker.StopEmpty)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("took %s to stop; want well under --sleep (%s)", took, sleep)
+		}
+	case <-time.After(10 * time.Second):
+		w.Stop()
+		<-done
+		t.Fatalf("--stop-when-empty had not stopped 10s after its only job (--sleep %s)", sleep)
+	}
+}
+
+// popCounter is a database queue that counts its pops.
+type popCounter struct {
+	*dbqueue.Queue
+	pops *atomic.Int32
+}
+
+func (p popCounter) Pop(ctx context.Context, queue string) (*connectors.Reserved, error) {
+	p.pops.Add(1)
+	return p.Queue.Pop(ctx, queue)
+}
+
+func (p popCounter) PopN(ctx context.Context, queue string, n int) ([]*connectors.Reserved, error) {
+	p.pops.Add(1)
+	return p.Queue.PopN(ctx, queue, n)
+}
+
+// TestOnePopPerPushedJobOnPostgres: a job pushed to an idle PostgreSQL worker costs one pop. The
+// pop that gets fewer jobs than it asked for found all there was, and the wait hears of every
+// later push, so neither a second pop after it nor one when the job finishes is needed (there
+// used to be both).
+func TestOnePopPerPushedJobOnPostgres(t *testing.T) {
+	connectortest.RequireService(t, "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
+	q, pusher := privateQueuePair(t, "postgres")
+	b := setup(t)
+	ran := make(chan struct{}, 1)
+	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { ran <- struct{}{}; return nil })
+	var pops atomic.Int32
+	w := worker.New(worker.Deps{Queue: popCounter{q, &pops}, Handlers: b.handlers, Failed: b.failed, Report: b.events.add},
+		worker.Options{Connection: "database", Queues: []string{"default"}, Concurrency: 3, Tries: 1, Sleep: 20 * time.Second, Timeout: time.Minute})
+	done := make(chan worker.StopReason, 1)
+	go func() { r, _ := w.Run(context.Background()); done <- r }()
+	defer func() { w.Stop(); <-done }()
+	payload, _ := jobs.NewPayload("Tick", []byte(`{}`)).Encode()
+	settle := func() { time.Sleep(200 * time.Millisecond) } // the worker's pops after a job are done
+	settle()
+	before := pops.Load()
+	const n = 5
+	for range n {
+		if _, err := pusher.Push(context.Background(), "default", payload, 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a pushed job did not run within 10s")
+		}
+		settle()
+	}
+	// One pop per job; one more for a wake-up the listener's connecting may cause.
+	if got := pops.Load() - before; got > n+1 {
+		t.Fatalf("%d pops for %d jobs pushed one at a time, want at most %d", got, n, n+1)
+	}
 }

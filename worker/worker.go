@@ -179,7 +179,7 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
 		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
-		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1),
+		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1), waitHearsAll: waitHearsAll(w.queue),
 	}
 	l.outage = outage{report: w.report, now: w.now}
 	for range l.maxFetches {
@@ -243,6 +243,7 @@ type loop struct {
 	cancelWait       context.CancelFunc
 	waitCancelled    bool // the loop cut the outstanding wait short
 	popDue           bool // a backend wait ended and no fetch has begun since: pop before waiting again
+	waitHearsAll     bool // the backend's wait hears of every push (connectors.NotifiedWaiter)
 }
 
 func (l *loop) run() StopReason {
@@ -295,6 +296,13 @@ func (l *loop) run() StopReason {
 		free := l.freeSlots()
 		if free == 0 || l.empty || l.fetches == l.maxFetches {
 			l.collect(true)
+			continue
+		}
+		if l.waiting && l.waitHearsAll && !(l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once)) {
+			// Every queue was empty when the wait began, and it has heard of no push since: a
+			// pop for the slot a finished job freed would find nothing. (--stop-when-empty pops
+			// once the last job is done, to stop on what it finds.)
+			l.waitForWork()
 			continue
 		}
 		l.startFetch(free)
@@ -466,6 +474,12 @@ func (l *loop) waitForWork() {
 	case <-l.fetchCtx.Done():
 	case <-w.wake:
 	}
+}
+
+// waitHearsAll reports whether q's wait hears of every push (see connectors.NotifiedWaiter).
+func waitHearsAll(q connectors.Queue) bool {
+	nw, ok := q.(connectors.NotifiedWaiter)
+	return ok && nw.WaitHearsEveryPush()
 }
 
 // backendWait returns the backend's wait and how long one may last, or nil when the worker

@@ -88,17 +88,18 @@ type Queue struct {
 }
 
 var (
-	_ connectors.Queue         = (*Queue)(nil)
-	_ connectors.BatchPopper   = (*Queue)(nil)
-	_ connectors.BatchDeleter  = (*Queue)(nil)
-	_ connectors.BulkPusher    = (*Queue)(nil)
-	_ connectors.LeaseExtender = (*Queue)(nil)
-	_ connectors.Restarter     = (*Queue)(nil)
-	_ connectors.LockReleaser  = (*Queue)(nil)
-	_ connectors.SerialPopper  = (*Queue)(nil)
-	_ connectors.TxPusher      = (*Queue)(nil)
-	_ connectors.SleepWaiter   = (*Queue)(nil)
-	_ connectors.Fleet         = (*Queue)(nil)
+	_ connectors.Queue          = (*Queue)(nil)
+	_ connectors.BatchPopper    = (*Queue)(nil)
+	_ connectors.BatchDeleter   = (*Queue)(nil)
+	_ connectors.BulkPusher     = (*Queue)(nil)
+	_ connectors.LeaseExtender  = (*Queue)(nil)
+	_ connectors.Restarter      = (*Queue)(nil)
+	_ connectors.LockReleaser   = (*Queue)(nil)
+	_ connectors.SerialPopper   = (*Queue)(nil)
+	_ connectors.TxPusher       = (*Queue)(nil)
+	_ connectors.SleepWaiter    = (*Queue)(nil)
+	_ connectors.NotifiedWaiter = (*Queue)(nil)
+	_ connectors.Fleet          = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them

@@ -172,6 +172,12 @@ func (q *Queue) pushed(queue string, available, now int64) {
 // it for --sleep, so a push wakes an idle worker at once (connectors.SleepWaiter).
 func (q *Queue) WaitsInPlaceOfSleep() {}
 
+// WaitHearsEveryPush reports whether Wait is told of every push, release and delayed job of the
+// queues this Queue pops (connectors.NotifiedWaiter): on PostgreSQL, whose qctl pushes and
+// releases NOTIFY (and, with notify_trigger, PHP's inserts too); the polling dialects only watch
+// the highest id, which MySQL commits may raise out of order.
+func (q *Queue) WaitHearsEveryPush() bool { return q.dialect == sqldb.Postgres }
+
 // Wait blocks until a job may be available on queue (or any other queue this Queue pops), or
 // until d passes. It returns true when a push, or a delayed job it knows of coming due, woke it,
 // false when d passed; the caller pops after it either way, and a true may be spurious (another
