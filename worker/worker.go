@@ -435,8 +435,9 @@ func (l *loop) restartRequested() bool {
 // finishing, a pause or a stop ends it early.
 //
 // The backend's wait runs on a goroutine of its own and outlives this call: a job finishing frees
-// a slot, the loop pops for it, and if that finds nothing too it comes back here to the same wait,
-// which was listening all along, rather than starting another. So a free slot always waits on the
+// a slot, the loop pops for it (unless the wait hears of every push: connectors.NotifiedWaiter),
+// and if that finds nothing too it comes back here to the same wait, which was listening all
+// along, rather than starting another. So a free slot always waits on the
 // push notification (or the backend's polling), also while other jobs run, and a job pushed then
 // starts at once instead of after --sleep. When the wait ends, woken or not, the loop pops before
 // it waits again (popDue); a wake-up that races with a pop already under way thus still gets a
