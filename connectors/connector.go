@@ -140,16 +140,23 @@ type ReservingWaiter interface {
 	WaitReserves()
 }
 
-// NotifiedWaiter is a Waiter that hears of every job made available on any queue its Queue pops
-// (PostgreSQL's LISTEN/NOTIFY), unlike one that polls or watches one queue. While such a wait
-// that began after a pop found every queue empty still runs, another pop could only find a job
-// the wait has not heard of: one whose reservation lapsed, or one pushed without a notification
-// (PHP without the trigger), which the wait's timeout covers. So the worker does not pop when a
-// job finishes while it runs, saving a round trip per job. WaitHearsEveryPush may say no (the
-// dialect polls).
+// NotifiedWaiter is a Waiter that may be told of pushes by the backend itself. WaitIsNotified
+// reports:
+//
+//   - notified: the wait hears of pushes to every queue its Queue pops (PostgreSQL's
+//     LISTEN/NOTIFY), rather than polling or watching one queue, and a batch pop gets fewer jobs
+//     than it asked for only when it found all there were. After a short batch the worker then
+//     waits instead of popping again: what is pushed later, the wait hears of or its timeout
+//     finds.
+//   - everyPush: every job made available is notified, including those other programs push
+//     (PostgreSQL with the notify trigger). Then, while a wait that began after a pop found every
+//     queue empty still runs, another pop could only find a job whose reservation lapsed, which
+//     the wait's timeout covers: the worker does not pop when a job finishes while it waits,
+//     saving a round trip per job. Without it a busy worker still pops after each job, and so
+//     finds un-notified jobs sooner than --sleep.
 type NotifiedWaiter interface {
 	Waiter
-	WaitHearsEveryPush() bool
+	WaitIsNotified() (notified, everyPush bool)
 }
 
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer

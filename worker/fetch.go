@@ -85,9 +85,9 @@ func (l *loop) takeFetch(f fetchResult) {
 	if !f.paused {
 		l.outage.succeeded()
 	}
-	// A short batch from a backend whose wait hears of every push means every queue is empty
-	// now, so the loop waits rather than pop again (see fetch).
-	if !f.paused && (f.started == 0 || f.drained && l.waitHearsAll) {
+	// A short batch from a backend that notifies pushes means every queue is empty now, so the
+	// loop waits rather than pop again (see fetch).
+	if !f.paused && (f.started == 0 || f.drained && l.shortBatchEmpties) {
 		l.empty = true
 	}
 }
@@ -106,10 +106,10 @@ func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 			if err != nil {
 				return got, err
 			}
-			if len(rs) == 0 || len(rs) < want && l.waitHearsAll {
+			if len(rs) == 0 || len(rs) < want && l.shortBatchEmpties {
 				// q is empty: on to the next queue. A batch pop (PostgreSQL's LIMIT n … SKIP
 				// LOCKED) that got fewer than it asked for found all of q there was: what is
-				// pushed from now on, its wait hears of.
+				// pushed from now on, its wait hears of (or its timeout finds).
 				break
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,7 @@ func TestFreeSlotWakesOnPushWhileAnotherJobRuns(t *testing.T) {
 			if be.addr != "" {
 				connectortest.RequireService(t, be.dialect, be.addr, be.how)
 			}
-			worker_, pusher := privateQueuePair(t, be.dialect)
+			worker_, pusher, _ := privateQueuePair(t, be.dialect, false)
 			b := setup(t)
 			held, release := make(chan struct{}), make(chan struct{})
 			b.handlers.Register("Long", func(context.Context, *jobs.Job) error {
@@ -85,8 +86,9 @@ func TestFreeSlotWakesOnPushWhileAnotherJobRuns(t *testing.T) {
 }
 
 // privateQueuePair opens two Queues (two connections, as two processes would have) on a jobs table
-// of their own in dialect's database, dropped when the test ends.
-func privateQueuePair(t *testing.T, dialect string) (*dbqueue.Queue, *dbqueue.Queue) {
+// of their own in dialect's database, dropped when the test ends; trigger asks for PostgreSQL's
+// notify trigger (notify_trigger = true).
+func privateQueuePair(t *testing.T, dialect string, trigger bool) (*dbqueue.Queue, *dbqueue.Queue, string) {
 	t.Helper()
 	ctx := context.Background()
 	dsn := "host=127.0.0.1 user=postgres dbname=test sslmode=disable"
@@ -97,7 +99,7 @@ func privateQueuePair(t *testing.T, dialect string) (*dbqueue.Queue, *dbqueue.Qu
 	_, _ = rand.Read(suffix)
 	table := "jobs_wake_" + hex.EncodeToString(suffix)
 	open := func() *dbqueue.Queue {
-		q, err := dbqueue.Open(ctx, dbqueue.Options{Dialect: dialect, DSN: dsn, Table: table, RetryAfter: time.Minute, AutoMigrate: true})
+		q, err := dbqueue.Open(ctx, dbqueue.Options{Dialect: dialect, DSN: dsn, Table: table, RetryAfter: time.Minute, AutoMigrate: true, NotifyTrigger: trigger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +121,7 @@ func privateQueuePair(t *testing.T, dialect string) (*dbqueue.Queue, *dbqueue.Qu
 			}
 		}
 	})
-	return a, b
+	return a, b, table
 }
 
 // TestStopWhenEmptyStopsOnceTheLastJobIsDone: on PostgreSQL, whose wait hears of every push, the
@@ -127,7 +129,7 @@ func privateQueuePair(t *testing.T, dialect string) (*dbqueue.Queue, *dbqueue.Qu
 // stop right after the last job, not after --sleep.
 func TestStopWhenEmptyStopsOnceTheLastJobIsDone(t *testing.T) {
 	connectortest.RequireService(t, "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
-	q, pusher := privateQueuePair(t, "postgres")
+	q, pusher, _ := privateQueuePair(t, "postgres", true)
 	b := setup(t)
 	b.handlers.Register("Short", func(context.Context, *jobs.Job) error {
 		time.Sleep(100 * time.Millisecond) // the worker waits on the queue meanwhile
@@ -174,13 +176,19 @@ func (p popCounter) PopN(ctx context.Context, queue string, n int) ([]*connector
 	return p.Queue.PopN(ctx, queue, n)
 }
 
-// TestOnePopPerPushedJobOnPostgres: a job pushed to an idle PostgreSQL worker costs one pop. The
-// pop that gets fewer jobs than it asked for found all there was, and the wait hears of every
-// later push, so neither a second pop after it nor one when the job finishes is needed (there
-// used to be both).
+// TestOnePopPerPushedJobOnPostgres: a job pushed to an idle PostgreSQL worker costs one pop with
+// the notify trigger, two without. The pop that gets fewer jobs than it asked for found all there
+// was, so no second pop follows it; and with the trigger the wait hears of every later push, so
+// no pop follows the job's end either. (There used to be four.)
 func TestOnePopPerPushedJobOnPostgres(t *testing.T) {
 	connectortest.RequireService(t, "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
-	q, pusher := privateQueuePair(t, "postgres")
+	for _, trigger := range []bool{true, false} {
+		t.Run(fmt.Sprintf("trigger=%v", trigger), func(t *testing.T) { onePopPerJob(t, trigger) })
+	}
+}
+
+func onePopPerJob(t *testing.T, trigger bool) {
+	q, pusher, _ := privateQueuePair(t, "postgres", trigger)
 	b := setup(t)
 	ran := make(chan struct{}, 1)
 	b.handlers.Register("Tick", func(context.Context, *jobs.Job) error { ran <- struct{}{}; return nil })
@@ -206,8 +214,65 @@ func TestOnePopPerPushedJobOnPostgres(t *testing.T) {
 		}
 		settle()
 	}
-	// One pop per job; one more for a wake-up the listener's connecting may cause.
-	if got := pops.Load() - before; got > n+1 {
-		t.Fatalf("%d pops for %d jobs pushed one at a time, want at most %d", got, n, n+1)
+	// One pop per job (two without the trigger); one more for a wake-up the listener's
+	// connecting may cause.
+	perJob := int32(1)
+	if !trigger {
+		perJob = 2
+	}
+	if got := pops.Load() - before; got > perJob*n+1 {
+		t.Fatalf("%d pops for %d jobs pushed one at a time, want at most %d", got, n, perJob*n+1)
+	}
+}
+
+// TestBusyWorkerFindsUnnotifiedRowsWhenAJobEnds: without the notify trigger, a row PHP inserts
+// (no NOTIFY) is found by the pop that follows a job's end on a busy PostgreSQL worker, as before,
+// not only after --sleep.
+func TestBusyWorkerFindsUnnotifiedRowsWhenAJobEnds(t *testing.T) {
+	connectortest.RequireService(t, "postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
+	q, pusher, table := privateQueuePair(t, "postgres", false)
+	b := setup(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	b.handlers.Register("Long", func(context.Context, *jobs.Job) error {
+		close(held)
+		<-release
+		return nil
+	})
+	started := make(chan struct{}, 1)
+	b.handlers.Register("FromPHP", func(context.Context, *jobs.Job) error { started <- struct{}{}; return nil })
+	const sleep = 20 * time.Second
+	w := worker.New(worker.Deps{Queue: q, Handlers: b.handlers, Failed: b.failed},
+		worker.Options{Connection: "database", Queues: []string{"default"}, Concurrency: 2, Tries: 1, Sleep: sleep, Timeout: time.Minute})
+	done := make(chan worker.StopReason, 1)
+	go func() { r, _ := w.Run(context.Background()); done <- r }()
+	defer func() { w.Stop(); <-done }()
+	long, _ := jobs.NewPayload("Long", []byte(`{}`)).Encode()
+	if _, err := pusher.Push(context.Background(), "default", long, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	time.Sleep(300 * time.Millisecond) // the worker waits for its free slot
+	php, _ := jobs.NewPayload("FromPHP", []byte(`{}`)).Encode()
+	db, err := sqldb.Open(context.Background(), "postgres", "host=127.0.0.1 user=postgres dbname=test sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	now := time.Now().Unix()
+	// As Laravel's DatabaseQueue inserts a job: no NOTIFY, and no trigger on this table.
+	if err := db.Exec("INSERT INTO "+sqldb.Quote("postgres", table)+
+		" (queue, payload, attempts, reserved_at, available_at, created_at) VALUES (?, ?, 0, NULL, ?, ?)",
+		"default", string(php), now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("a row inserted without NOTIFY had not started 5s after the running job ended (--sleep %s)", sleep)
 	}
 }

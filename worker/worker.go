@@ -179,9 +179,12 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
 		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
-		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1), waitHearsAll: waitHearsAll(w.queue),
+		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1),
 	}
 	l.outage = outage{report: w.report, now: w.now}
+	if nw, ok := w.queue.(connectors.NotifiedWaiter); ok {
+		l.shortBatchEmpties, l.waitHearsAll = nw.WaitIsNotified()
+	}
 	for range l.maxFetches {
 		go l.fetcher()
 	}
@@ -243,7 +246,9 @@ type loop struct {
 	cancelWait       context.CancelFunc
 	waitCancelled    bool // the loop cut the outstanding wait short
 	popDue           bool // a backend wait ended and no fetch has begun since: pop before waiting again
-	waitHearsAll     bool // the backend's wait hears of every push (connectors.NotifiedWaiter)
+	// See connectors.NotifiedWaiter: a short batch means every queue is empty; the backend's
+	// wait hears of every push.
+	shortBatchEmpties, waitHearsAll bool
 }
 
 func (l *loop) run() StopReason {
@@ -475,12 +480,6 @@ func (l *loop) waitForWork() {
 	case <-l.fetchCtx.Done():
 	case <-w.wake:
 	}
-}
-
-// waitHearsAll reports whether q's wait hears of every push (see connectors.NotifiedWaiter).
-func waitHearsAll(q connectors.Queue) bool {
-	nw, ok := q.(connectors.NotifiedWaiter)
-	return ok && nw.WaitHearsEveryPush()
 }
 
 // backendWait returns the backend's wait and how long one may last, or nil when the worker

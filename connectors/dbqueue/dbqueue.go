@@ -85,6 +85,8 @@ type Queue struct {
 	listenStart sync.Once
 	listening   *listener // set by the first Wait on PostgreSQL
 	listenPID   atomic.Uint32
+	// notifyTrigger: the table's trigger NOTIFYs every insert (Options.NotifyTrigger).
+	notifyTrigger bool
 }
 
 var (
@@ -107,13 +109,14 @@ var (
 // names them; an unreachable database, one wrapping connectors.ErrUnavailable.
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{
-		dialect:    o.Dialect,
-		table:      o.Table,
-		signals:    o.SignalsTable,
-		retryAfter: ceilSeconds(o.RetryAfter),
-		now:        o.Now,
-		wake:       newWakeup(),
-		dsn:        o.DSN,
+		dialect:       o.Dialect,
+		table:         o.Table,
+		signals:       o.SignalsTable,
+		retryAfter:    ceilSeconds(o.RetryAfter),
+		now:           o.Now,
+		wake:          newWakeup(),
+		dsn:           o.DSN,
+		notifyTrigger: o.NotifyTrigger,
 	}
 	if q.table == "" {
 		q.table = "jobs"
