@@ -134,6 +134,35 @@ type SleepWaiter interface {
 	WaitsInPlaceOfSleep()
 }
 
+// ReservingWaiter is a Waiter whose Wait reserves the job it woke on and keeps it for the next Pop
+// (beanstalkd parks it). The worker waits on it only while none of its jobs runs, so a slot is
+// free to pop the parked job at once: a job parked while every slot stays busy would sit reserved,
+// its lease running out, and could then run in two workers. The worker waits on other Waiters
+// whenever a slot is free, even while jobs run.
+type ReservingWaiter interface {
+	Waiter
+	WaitReserves()
+}
+
+// NotifiedWaiter is a Waiter that may be told of pushes by the backend itself. WaitIsNotified
+// reports:
+//
+//   - notified: the wait hears of pushes to every queue its Queue pops (PostgreSQL's
+//     LISTEN/NOTIFY), rather than polling or watching one queue, and a batch pop gets fewer jobs
+//     than it asked for only when it found all there were. After a short batch the worker then
+//     waits instead of popping again: what is pushed later, the wait hears of or its timeout
+//     finds.
+//   - everyPush: every job made available is notified, including those other programs push
+//     (PostgreSQL with the notify trigger). Then, while a wait that began after a pop found every
+//     queue empty still runs, another pop could only find a job whose reservation lapsed, which
+//     the wait's timeout covers: the worker does not pop when a job finishes while it waits,
+//     saving a round trip per job. Without it a busy worker still pops after each job, and so
+//     finds un-notified jobs sooner than --sleep.
+type NotifiedWaiter interface {
+	Waiter
+	WaitIsNotified() (notified, everyPush bool)
+}
+
 // LeaseExtender keeps a running job's reservation alive, so a job that legitimately runs longer
 // than retry_after is never handed to a second worker.
 type LeaseExtender interface {

@@ -31,6 +31,7 @@ func fetchesFor(q connectors.Queue) int {
 type fetchResult struct {
 	claimed, started int
 	paused           bool // the worker was paused before the fetch could pop
+	drained          bool // every queue ran out before the claimed slots were filled
 	err              error
 }
 
@@ -42,6 +43,7 @@ func (l *loop) startFetch(n int) {
 	l.claimed += n
 	l.fetches++
 	l.fetched = true
+	l.popDue = false
 	l.fetchReq <- n
 }
 
@@ -62,7 +64,7 @@ func (l *loop) fetcher() {
 			l.starts <- r
 		}
 		w.mu.RUnlock()
-		l.fetchDone <- fetchResult{claimed: n, started: len(got), err: err}
+		l.fetchDone <- fetchResult{claimed: n, started: len(got), drained: len(got) < n, err: err}
 	}
 }
 
@@ -83,7 +85,9 @@ func (l *loop) takeFetch(f fetchResult) {
 	if !f.paused {
 		l.outage.succeeded()
 	}
-	if f.started == 0 && !f.paused {
+	// A short batch from a backend that notifies pushes means every queue is empty now, so the
+	// loop waits rather than pop again (see fetch).
+	if !f.paused && (f.started == 0 || f.drained && l.shortBatchEmpties) {
 		l.empty = true
 	}
 }
@@ -96,13 +100,17 @@ func (l *loop) fetch(n int) ([]*connectors.Reserved, error) {
 			continue // `qctl pause` or `queue:pause`: running jobs finish, no new one starts
 		}
 		for len(got) < n {
-			rs, err := l.popMany(q, n-len(got))
+			want := n - len(got)
+			rs, err := l.popMany(q, want)
 			got = append(got, rs...)
 			if err != nil {
 				return got, err
 			}
-			if len(rs) == 0 {
-				break // q is empty: on to the next queue
+			if len(rs) == 0 || len(rs) < want && l.shortBatchEmpties {
+				// q is empty: on to the next queue. A batch pop (PostgreSQL's LIMIT n … SKIP
+				// LOCKED) that got fewer than it asked for found all of q there was: what is
+				// pushed from now on, its wait hears of (or its timeout finds).
+				break
 			}
 		}
 		if len(got) == n {

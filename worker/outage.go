@@ -94,6 +94,7 @@ func WaitForBackend(ctx context.Context, d Deps, open func(context.Context) erro
 // fetch that got through (the backend is back) ends the wait early. A fetch that fails during the
 // wait was sent before it began, so the wait already covers it and does not lengthen the next.
 func (l *loop) backOff(err error) {
+	l.stopWait() // a wait on the same backend would fail too, and its error is this outage's
 	timer := l.w.after(l.outage.failed(err))
 	l.backingOff = true
 	defer func() { l.backingOff = false }()

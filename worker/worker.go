@@ -179,9 +179,12 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
 		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
-		maxFetches: fetchesFor(w.queue),
+		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1),
 	}
 	l.outage = outage{report: w.report, now: w.now}
+	if nw, ok := w.queue.(connectors.NotifiedWaiter); ok {
+		l.shortBatchEmpties, l.waitHearsAll = nw.WaitIsNotified()
+	}
 	for range l.maxFetches {
 		go l.fetcher()
 	}
@@ -238,6 +241,14 @@ type loop struct {
 	fetched          bool   // a pop was tried: limits checked "after a job" apply from now on
 	empty            bool   // a fetch found every queue empty
 	fetchErr         error  // the last fetch's error, not yet acted on
+	waiting          bool   // a backend wait runs on a goroutine of its own; it answers on waitDone
+	waitDone         chan error
+	cancelWait       context.CancelFunc
+	waitCancelled    bool // the loop cut the outstanding wait short
+	popDue           bool // a backend wait ended and no fetch has begun since: pop before waiting again
+	// See connectors.NotifiedWaiter: a short batch means every queue is empty; the backend's
+	// wait hears of every push.
+	shortBatchEmpties, waitHearsAll bool
 }
 
 func (l *loop) run() StopReason {
@@ -251,7 +262,8 @@ func (l *loop) run() StopReason {
 			}
 		}
 		if l.reason != "" {
-			if l.inflight == 0 && l.fetches == 0 {
+			l.stopWait()
+			if l.inflight == 0 && l.fetches == 0 && !l.waiting {
 				return l.reason
 			}
 			l.collect(true)
@@ -276,7 +288,9 @@ func (l *loop) run() StopReason {
 				l.reason = StopEmpty
 				continue
 			}
-			l.waitForWork()
+			if !l.popDue {
+				l.waitForWork()
+			}
 			continue
 		}
 		// Every queue paused counts as empty for --once and --stop-when-empty, as in Laravel.
@@ -287,6 +301,13 @@ func (l *loop) run() StopReason {
 		free := l.freeSlots()
 		if free == 0 || l.empty || l.fetches == l.maxFetches {
 			l.collect(true)
+			continue
+		}
+		if l.waiting && l.waitHearsAll && !(l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once)) {
+			// Every queue was empty when the wait began, and it has heard of no push since: a
+			// pop for the slot a finished job freed would find nothing. (--stop-when-empty pops
+			// once the last job is done, to stop on what it finds.)
+			l.waitForWork()
 			continue
 		}
 		l.startFetch(free)
@@ -310,15 +331,17 @@ func (l *loop) freeSlots() int {
 	return free
 }
 
-// collect takes finished jobs and fetches; with block it waits for at least one when any is
-// outstanding.
+// collect takes finished jobs, fetches and backend waits; with block it waits for at least one
+// when any is outstanding.
 func (l *loop) collect(block bool) {
-	if block && (l.inflight > 0 || l.fetches > 0) {
+	if block && (l.inflight > 0 || l.fetches > 0 || l.waiting) {
 		select {
 		case r := <-l.results:
 			l.take(r)
 		case f := <-l.fetchDone:
 			l.takeFetch(f)
+		case err := <-l.waitDone:
+			l.waitEnded(err)
 		}
 	}
 	for {
@@ -327,6 +350,8 @@ func (l *loop) collect(block bool) {
 			l.take(r)
 		case f := <-l.fetchDone:
 			l.takeFetch(f)
+		case err := <-l.waitDone:
+			l.waitEnded(err)
 		default:
 			return
 		}
@@ -410,22 +435,93 @@ func (l *loop) restartRequested() bool {
 	return err == nil && v != l.restartValue
 }
 
-// waitForWork waits after finding every queue empty: blocking on the first queue when the backend
-// can (for block_for, or for --sleep on a connectors.SleepWaiter), else sleeping --sleep. Running
-// jobs finishing, or a stop, end the wait early.
+// waitForWork waits after finding every queue empty: on the first queue when the backend can (for
+// block_for, or for --sleep on a connectors.SleepWaiter), else sleeping --sleep. A running job
+// finishing, a pause or a stop ends it early.
+//
+// The backend's wait runs on a goroutine of its own and outlives this call: a job finishing frees
+// a slot, the loop pops for it (unless the wait hears of every push: connectors.NotifiedWaiter),
+// and if that finds nothing too it comes back here to the same wait, which was listening all
+// along, rather than starting another. So a free slot always waits on the
+// push notification (or the backend's polling), also while other jobs run, and a job pushed then
+// starts at once instead of after --sleep. When the wait ends, woken or not, the loop pops before
+// it waits again (popDue); a wake-up that races with a pop already under way thus still gets a
+// pop of its own, and a wait that keeps ending costs one pop each time, never a spin.
 func (l *loop) waitForWork() {
 	w := l.w
-	d := w.opts.BlockFor
-	if _, ok := w.queue.(connectors.SleepWaiter); ok && d == 0 {
-		d = max(w.opts.Sleep, time.Millisecond)
+	waiter, d := l.backendWait()
+	if waiter == nil || l.freeSlots() == 0 {
+		l.idle(w.opts.Sleep)
+		return
 	}
-	if waiter, ok := w.queue.(connectors.Waiter); ok && d > 0 && l.inflight == 0 {
-		if _, err := waiter.Wait(l.fetchCtx, w.beat.firstActive(w.opts.Queues), d); err != nil && l.fetchCtx.Err() == nil {
+	queue := w.beat.firstActive(w.opts.Queues)
+	if _, reserves := waiter.(connectors.ReservingWaiter); reserves {
+		// No job runs (see backendWait), and the job it may reserve must be popped at once.
+		if _, err := waiter.Wait(l.fetchCtx, queue, d); err != nil && l.fetchCtx.Err() == nil {
 			l.backOff(err)
 		}
 		return
 	}
-	l.idle(w.opts.Sleep)
+	if !l.waiting {
+		ctx, cancel := context.WithCancel(l.fetchCtx)
+		l.waiting, l.waitCancelled, l.cancelWait = true, false, cancel
+		go func() {
+			_, err := waiter.Wait(ctx, queue, d)
+			l.waitDone <- err
+		}()
+	}
+	select {
+	case err := <-l.waitDone:
+		l.waitEnded(err)
+	case r := <-l.results:
+		l.take(r)
+	case f := <-l.fetchDone:
+		l.takeFetch(f)
+	case <-l.fetchCtx.Done():
+	case <-w.wake:
+	}
+}
+
+// backendWait returns the backend's wait and how long one may last, or nil when the worker
+// sleeps instead: the backend cannot wait, or (block_for unset) its wait would hold a server
+// connection that Laravel's meaning of block_for = 0 says not to hold, or it reserves what it
+// wakes on and a job is running (connectors.ReservingWaiter).
+func (l *loop) backendWait() (connectors.Waiter, time.Duration) {
+	w := l.w
+	waiter, ok := w.queue.(connectors.Waiter)
+	if !ok {
+		return nil, 0
+	}
+	if _, reserves := waiter.(connectors.ReservingWaiter); reserves && l.inflight > 0 {
+		return nil, 0
+	}
+	d := w.opts.BlockFor
+	if _, ok := w.queue.(connectors.SleepWaiter); ok && d == 0 {
+		d = max(w.opts.Sleep, time.Millisecond)
+	}
+	if d <= 0 {
+		return nil, 0
+	}
+	return waiter, d
+}
+
+// waitEnded books the end of a backend wait: the loop pops next, or waits out an outage. An error
+// of a wait the loop cut short (to stop, or to back off from a failed fetch) is already covered.
+func (l *loop) waitEnded(err error) {
+	l.waiting = false
+	l.cancelWait()
+	l.popDue = true
+	if err != nil && !l.waitCancelled && l.fetchCtx.Err() == nil && !l.backingOff {
+		l.fetchErr = err
+	}
+}
+
+// stopWait cuts the outstanding backend wait short; collect takes its answer.
+func (l *loop) stopWait() {
+	if l.waiting {
+		l.waitCancelled = true
+		l.cancelWait()
+	}
 }
 
 // idle waits up to d, returning early when a job or fetch finishes, or the worker is stopped,

@@ -106,16 +106,17 @@ type Queue struct {
 }
 
 var (
-	_ connectors.Queue          = (*Queue)(nil)
-	_ connectors.LeaseExtender  = (*Queue)(nil)
-	_ connectors.Waiter         = (*Queue)(nil)
-	_ connectors.Restarter      = (*Queue)(nil)
-	_ connectors.BatchPopper    = (*Queue)(nil)
-	_ connectors.BatchDeleter   = (*Queue)(nil)
-	_ connectors.BulkPusher     = (*Queue)(nil)
-	_ connectors.AttemptCounter = (*Queue)(nil)
-	_ connectors.PriorityPusher = (*Queue)(nil)
-	_ connectors.Burier         = (*Queue)(nil)
+	_ connectors.Queue           = (*Queue)(nil)
+	_ connectors.LeaseExtender   = (*Queue)(nil)
+	_ connectors.Waiter          = (*Queue)(nil)
+	_ connectors.ReservingWaiter = (*Queue)(nil)
+	_ connectors.Restarter       = (*Queue)(nil)
+	_ connectors.BatchPopper     = (*Queue)(nil)
+	_ connectors.BatchDeleter    = (*Queue)(nil)
+	_ connectors.BulkPusher      = (*Queue)(nil)
+	_ connectors.AttemptCounter  = (*Queue)(nil)
+	_ connectors.PriorityPusher  = (*Queue)(nil)
+	_ connectors.Burier          = (*Queue)(nil)
 )
 
 // instances numbers the Queues of this process for their receipts.

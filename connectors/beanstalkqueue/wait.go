@@ -55,6 +55,10 @@ func (q *Queue) Wait(ctx context.Context, tube string, d time.Duration) (bool, e
 	}
 }
 
+// WaitReserves marks Wait as reserving the job it woke on (connectors.ReservingWaiter): the worker
+// waits on it only while none of its jobs runs.
+func (q *Queue) WaitReserves() {}
+
 // park keeps a job Wait reserved for the next Pop of its tube.
 func (q *Queue) park(job *connectors.Reserved) {
 	q.parkMu.Lock()

@@ -85,20 +85,23 @@ type Queue struct {
 	listenStart sync.Once
 	listening   *listener // set by the first Wait on PostgreSQL
 	listenPID   atomic.Uint32
+	// notifyTrigger: the table's trigger NOTIFYs every insert (Options.NotifyTrigger).
+	notifyTrigger bool
 }
 
 var (
-	_ connectors.Queue         = (*Queue)(nil)
-	_ connectors.BatchPopper   = (*Queue)(nil)
-	_ connectors.BatchDeleter  = (*Queue)(nil)
-	_ connectors.BulkPusher    = (*Queue)(nil)
-	_ connectors.LeaseExtender = (*Queue)(nil)
-	_ connectors.Restarter     = (*Queue)(nil)
-	_ connectors.LockReleaser  = (*Queue)(nil)
-	_ connectors.SerialPopper  = (*Queue)(nil)
-	_ connectors.TxPusher      = (*Queue)(nil)
-	_ connectors.SleepWaiter   = (*Queue)(nil)
-	_ connectors.Fleet         = (*Queue)(nil)
+	_ connectors.Queue          = (*Queue)(nil)
+	_ connectors.BatchPopper    = (*Queue)(nil)
+	_ connectors.BatchDeleter   = (*Queue)(nil)
+	_ connectors.BulkPusher     = (*Queue)(nil)
+	_ connectors.LeaseExtender  = (*Queue)(nil)
+	_ connectors.Restarter      = (*Queue)(nil)
+	_ connectors.LockReleaser   = (*Queue)(nil)
+	_ connectors.SerialPopper   = (*Queue)(nil)
+	_ connectors.TxPusher       = (*Queue)(nil)
+	_ connectors.SleepWaiter    = (*Queue)(nil)
+	_ connectors.NotifiedWaiter = (*Queue)(nil)
+	_ connectors.Fleet          = (*Queue)(nil)
 )
 
 // Open connects to the database and checks that the jobs and signals tables exist, creating them
@@ -106,13 +109,14 @@ var (
 // names them; an unreachable database, one wrapping connectors.ErrUnavailable.
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{
-		dialect:    o.Dialect,
-		table:      o.Table,
-		signals:    o.SignalsTable,
-		retryAfter: ceilSeconds(o.RetryAfter),
-		now:        o.Now,
-		wake:       newWakeup(),
-		dsn:        o.DSN,
+		dialect:       o.Dialect,
+		table:         o.Table,
+		signals:       o.SignalsTable,
+		retryAfter:    ceilSeconds(o.RetryAfter),
+		now:           o.Now,
+		wake:          newWakeup(),
+		dsn:           o.DSN,
+		notifyTrigger: o.NotifyTrigger,
 	}
 	if q.table == "" {
 		q.table = "jobs"

@@ -172,6 +172,17 @@ func (q *Queue) pushed(queue string, available, now int64) {
 // it for --sleep, so a push wakes an idle worker at once (connectors.SleepWaiter).
 func (q *Queue) WaitsInPlaceOfSleep() {}
 
+// WaitIsNotified tells the worker how much Wait hears (connectors.NotifiedWaiter). On PostgreSQL
+// it is notified of qctl's pushes and releases to every queue, and of every insert, PHP's too,
+// with notify_trigger. The polling dialects are not: they watch the highest id, which MySQL commits
+// may raise out of order, and SQLite's log file, whose time a coarse file system may not move.
+func (q *Queue) WaitIsNotified() (notified, everyPush bool) {
+	if q.dialect != sqldb.Postgres {
+		return false, false
+	}
+	return true, q.notifyTrigger
+}
+
 // Wait blocks until a job may be available on queue (or any other queue this Queue pops), or
 // until d passes. It returns true when a push, or a delayed job it knows of coming due, woke it,
 // false when d passed; the caller pops after it either way, and a true may be spurious (another

@@ -3,6 +3,7 @@ package dbqueue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -195,5 +196,67 @@ func TestWaitWakesOnBulkPushAndRelease(t *testing.T) {
 	mustWake(t, waiter, "released job coming due")
 	if r, err := waiter.Pop(ctx, "default"); err != nil || r == nil {
 		t.Fatalf("Pop after the due wake = %v, %v; want the released job", r, err)
+	}
+}
+
+// TestPostgresReserveCommitsAsynchronously: PostgreSQL's pop turns synchronous_commit off for its
+// own transaction only (asyncReserve); a push keeps it on, and the connection goes back to on
+// after the pop commits.
+func TestPostgresReserveCommitsAsynchronously(t *testing.T) {
+	d := setup(t, sqldb.Postgres)
+	clock := connectortest.NewClock()
+	q := d.open(t, clock, time.Minute)
+	ctx := context.Background()
+	conn, err := q.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	setting := func(what string, tx interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) string {
+		t.Helper()
+		var v string
+		if err := tx.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&v); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	for _, step := range []struct {
+		name, want string
+		run        func(tx *sql.Tx) error
+	}{
+		{"push", "on", func(tx *sql.Tx) error {
+			var id int64
+			return tx.QueryRowContext(ctx, q.sql.push, "default", `{"job":"x"}`, clock.Now().Unix(), clock.Now().Unix()).Scan(&id)
+		}},
+		{"pop", "off", func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, q.sql.pop, q.reserveArgs(clock.Now().Unix(), "default", 1)...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if !rows.Next() {
+				return errors.New("the pop reserved nothing")
+			}
+			return rows.Close()
+		}},
+	} {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := step.run(tx); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := setting(step.name, tx); got != step.want {
+			t.Errorf("synchronous_commit inside the %s's transaction = %s, want %s", step.name, got, step.want)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got := setting("after "+step.name, conn); got != "on" {
+			t.Errorf("synchronous_commit after the %s committed = %s, want on (set_config must be local)", step.name, got)
+		}
 	}
 }
