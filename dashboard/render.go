@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/manager"
+	"github.com/qctl/qctl/worker"
 )
 
 // pages are the parsed templates, one per page, each with the shared layout.
@@ -85,6 +86,14 @@ var funcs = template.FuncMap{
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"mb":        func(b uint64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) },
 	"queues":    queueList,
+	"workerRow": func(page view, conn string, in worker.Info) workerRow { return workerRow{page, conn, in} },
+}
+
+// workerRow is what a worker's action buttons need: the page (CSRF, base), its connection, it.
+type workerRow struct {
+	Page view
+	Conn string
+	Info worker.Info
 }
 
 // ageOf prints an age in seconds (nil = unknown) in its two largest units.
