@@ -66,12 +66,12 @@ func writeWorkersTable(w io.Writer, groups []manager.WorkerGroup, ws []worker.In
 		case m == nil:
 			fmt.Fprintf(tw, "master %s (gone: its workers stop by themselves)\t\t\t\t\t\t\t\t\t\t\t\n", g.ID)
 		default:
-			fmt.Fprintf(tw, "master %s\t%s\t%d\tsupervise\t%s\t%s\t%d workers\t\t\t%dM\t%s\t\n", m.ID, m.Host, m.PID,
-				strings.Join(m.Supervisors, ","), m.State, m.Children, m.MemoryBytes>>20, manager.FormatAge(now.Sub(m.StartedAt)))
+			fmt.Fprintf(tw, "master %s\t%s\t%d\tsupervise\t%s\t%s\t%s\t\t\t%dM\t%s\t\n", m.ID, m.Host, m.PID,
+				strings.Join(m.Supervisors, ","), m.State, workerCount(m.Children), m.MemoryBytes>>20, manager.FormatAge(now.Sub(m.StartedAt)))
 		}
 		for _, s := range g.Supervisors {
 			if s.Name != "" {
-				fmt.Fprintf(tw, "  supervisor %s\t\t\t\t\t\t%d workers\t\t\t\t\t\n", s.Name, len(s.Workers))
+				fmt.Fprintf(tw, "  supervisor %s\t\t\t\t\t\t%s\t\t\t\t\t\n", s.Name, workerCount(len(s.Workers)))
 			}
 			writeWorkerRows(tw, s.Workers, now, g.ID != "")
 		}
@@ -88,6 +88,13 @@ func writeWorkersTable(w io.Writer, groups []manager.WorkerGroup, ws []worker.In
 		fmt.Fprintf(tw, "%s\t%d\t%d/%d\n", name, t.Workers, t.Running, t.Slots)
 	}
 	tw.Flush()
+}
+
+func workerCount(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
 }
 
 // writeWorkerRows prints one line per worker, indented under its master and supervisor.

@@ -322,6 +322,9 @@ func (c *Conn) holdOf(ctx context.Context, sel Selector) (string, []worker.Info,
 		default:
 			continue
 		}
+		if sel.Supervisor != "" && in.Kind == worker.KindMaster {
+			continue // its children of the supervisor are paused, not the master
+		}
 		matched = append(matched, in)
 	}
 	if key == "" {
