@@ -232,6 +232,9 @@ timeout = 5
 		for time.Now().Before(deadline) {
 			sample()
 		}
+		if len(over) > 0 {
+			t.Fatalf("fleet_max_processes 3 was passed with both masters running, in %d of %d samples: %s", len(over), samples, strings.Join(over, "; "))
+		}
 		total := func() int {
 			n := 0
 			for _, w := range e.groups().Workers {
