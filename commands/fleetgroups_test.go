@@ -47,13 +47,23 @@ func (e *env) groups() groupsJSON {
 	return g
 }
 
-// fleetConfigs are a SQL backend (sqlite) and Redis (with a key prefix of the test's own), each
-// with a supervisor named uniquely: pause and terminate flags of a supervisor are fleet-wide.
+// fleetConfigs are SQL backends (sqlite; PostgreSQL with a connection name and table of the
+// test's own, since the qctl_fleet table is shared) and Redis (with a key prefix of the test's
+// own), each with a supervisor named uniquely: pause and terminate flags of a supervisor are
+// fleet-wide.
 func fleetConfigs(t *testing.T, supervisor string) []struct{ name, config string } {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	prefix := "qctl-groups-" + hex.EncodeToString(b) + ":"
+	unique := hex.EncodeToString(b)
+	prefix := "qctl-groups-" + unique + ":"
 	return []struct{ name, config string }{
+		{"postgres", `default = "pg` + unique + `"
+[connections.pg` + unique + `]
+driver = "database"
+dialect = "postgres"
+dsn = "host=127.0.0.1 user=postgres dbname=test sslmode=disable"
+table = "jobs_groups_` + unique + `"
+` + supervisor},
 		{"sqlite", `default = "database"
 [connections.database]
 driver = "database"
@@ -75,6 +85,16 @@ func eachFleetConfig(t *testing.T, supervisor string, fn func(t *testing.T, e *e
 	name := "web" + hex.EncodeToString(b)
 	for _, tc := range fleetConfigs(t, strings.ReplaceAll(supervisor, "NAME", name)) {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "postgres" {
+				connectortest.RequireService(t, "PostgreSQL", "127.0.0.1:5432", "pg_ctlcluster 15 main start")
+				table := tc.config[strings.Index(tc.config, `table = "`)+9:]
+				table = table[:strings.Index(table, `"`)]
+				e := newEnv(t, tc.config)
+				e.ok("migrate")
+				t.Cleanup(func() { dropTable(t, tc.config[strings.Index(tc.config, "driver"):], table) })
+				fn(t, e, name)
+				return
+			}
 			if tc.name == "redis" {
 				connectortest.RequireService(t, "Redis", "127.0.0.1:6379", "redis-server --daemonize yes")
 				prefix := tc.config[strings.Index(tc.config, `prefix = "`)+10:]
