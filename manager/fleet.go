@@ -603,11 +603,10 @@ func Group(workers []worker.Info) []WorkerGroup {
 		}
 		return ""
 	}
+	// Masters by host and id, then children whose master's entry is gone, then standalone.
+	rank := func(g WorkerGroup) int { return btoi(g.Master == nil) + btoi(g.ID == "") }
 	slices.SortFunc(out, func(a, b WorkerGroup) int {
-		if (a.ID == "") != (b.ID == "") {
-			return cmp.Compare(btoi(a.ID == ""), btoi(b.ID == "")) // standalone last
-		}
-		return cmp.Or(cmp.Compare(host(a), host(b)), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(host(a), host(b)), cmp.Compare(a.ID, b.ID))
 	})
 	return out
 }
