@@ -296,7 +296,7 @@ func terminateCommand(p *Program) *cli.Command {
 				return managerError(err)
 			}
 			if len(asked) == 0 {
-				return fmt.Errorf("no live worker of connection %q matches", conn.Name)
+				return fmt.Errorf("no live %s on connection %q (`qctl workers` lists the live ones)", sel.Describe(), conn.Name)
 			}
 			for _, in := range asked {
 				what := "to stop"

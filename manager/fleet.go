@@ -328,15 +328,16 @@ func (c *Conn) holdOf(ctx context.Context, sel Selector) (string, []worker.Info,
 		matched = append(matched, in)
 	}
 	if key == "" {
-		return "", nil, fmt.Errorf("%w: no live %s on connection %q", ErrNoMatch, sel.describe(), c.Name)
+		return "", nil, fmt.Errorf("%w: no live %s on connection %q (`qctl workers` lists the live ones)", ErrNoMatch, sel.Describe(), c.Name)
 	}
 	return key, matched, nil
 }
 
 // ErrNoMatch means no live registry entry matches a Selector.
-var ErrNoMatch = errors.New("nothing matches")
+var ErrNoMatch = errors.New("nothing to act on")
 
-func (s Selector) describe() string {
+// Describe names what the selector selects, for messages.
+func (s Selector) Describe() string {
 	switch {
 	case s.Worker != "":
 		return fmt.Sprintf("worker %q", s.Worker)
