@@ -361,3 +361,78 @@ func readProcStat(pid int) (string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	return string(b), err
 }
+
+// terminate --supervisor stops that pool in every master running it (two masters, as on two
+// hosts): its children exit and are not restarted, the masters' other pool goes on; once a
+// master's last pool is terminated it exits 0.
+func TestTerminateSupervisorStopsThatPoolInEveryMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	eachFleetConfig(t, `
+[supervisors.NAME]
+queues = ["a"]
+balance = "off"
+max_processes = 1
+sleep = 1
+timeout = 5
+
+[supervisors.NAMEmail]
+queues = ["m"]
+balance = "off"
+max_processes = 1
+sleep = 1
+timeout = 5
+`, func(t *testing.T, e *env, sup string) {
+		mail := sup + "mail"
+		x := e.start("supervise", "--host", "host-x", "--heartbeat", "0.2")
+		y := e.start("supervise", "--host", "host-y", "--heartbeat", "0.2")
+		count := func() map[string]int {
+			n := map[string]int{}
+			for _, w := range e.groups().Workers {
+				if w.Kind == "" {
+					n[w.Supervisor]++
+				}
+			}
+			return n
+		}
+		waitFor(t, 20*time.Second, "2 children of each supervisor", func() bool { n := count(); return n[sup] == 2 && n[mail] == 2 })
+		var pids []int
+		for _, w := range e.groups().Workers {
+			if w.Supervisor == sup {
+				pids = append(pids, w.PID)
+			}
+		}
+		out := e.ok("terminate", "--supervisor", sup).stdout
+		if strings.Count(out, "to stop supervisor "+sup) != 2 {
+			t.Fatalf("terminate --supervisor asked:\n%s; want both masters", out)
+		}
+		waitFor(t, 10*time.Second, "the supervisor's children to exit", func() bool {
+			for _, pid := range pids {
+				if alive(pid) && !zombie(pid) {
+					return false
+				}
+			}
+			return true
+		})
+		// Several beats later: no child of it came back, the other pool runs on in both masters.
+		time.Sleep(time.Second)
+		if n := count(); n[sup] != 0 || n[mail] != 2 {
+			t.Fatalf("after terminate --supervisor: %v; want 0 of %s and 2 of %s", n, sup, mail)
+		}
+		for _, w := range e.groups().Workers {
+			if w.Kind == "master" && (len(w.Supervisors) != 1 || w.Supervisors[0] != mail) {
+				t.Errorf("master %s lists supervisors %v; want %s alone", w.ID, w.Supervisors, mail)
+			}
+		}
+		e.ok("terminate", "--supervisor", mail)
+		for _, m := range []*proc{x, y} {
+			if code := m.exitWithin(20 * time.Second); code != 0 {
+				t.Fatalf("a master left with no pool exited %d\n%s", code, m.stderr)
+			}
+		}
+		if ws := e.groups().Workers; len(ws) != 0 {
+			t.Errorf("entries left after both masters exited: %+v", ws)
+		}
+	})
+}
