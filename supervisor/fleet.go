@@ -155,6 +155,8 @@ func (m *Master) claim(ctx context.Context, p *pool, now time.Time) {
 	if desired <= p.claim || now.Before(p.claimRetry) || reg == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*max(m.o.Beat, time.Second))
+	defer cancel()
 	retry := func() { p.claimRetry = now.Add(time.Duration(rand.Int64N(int64(m.o.Beat)))) }
 	others, err := m.others(ctx, reg, p.Name)
 	if err != nil {
