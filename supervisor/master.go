@@ -93,10 +93,9 @@ type Master struct {
 	log   *logger
 
 	started  time.Time
-	paused   bool      // a hold is set on the master: its children pop nothing (state only)
-	stopping bool      // draining
-	beatFail bool      // the last beat failed: report the next failure after a success
-	lastBeat time.Time // of the registry entries
+	paused   bool // a hold is set on the master: its children pop nothing (state only)
+	stopping bool // draining
+	beatFail bool // the last beat failed: report the next failure after a success
 }
 
 type pool struct {
