@@ -34,6 +34,9 @@ func listenCommand(p *Program) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "accepted for Laravel compatibility"},
 			&cli.StringFlag{Name: "name", Value: "listen", Usage: "listener name; children are NAME-1, NAME-2, ..."},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per event (children's too)"},
+			// Tests run listeners "on several hosts" with fast heartbeats.
+			&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats (default 2)"},
+			&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`"},
 			metricsAddrFlag(),
 			connectionFlag(),
 		),
@@ -161,6 +164,17 @@ func runListen(c *cli.Context, p *Program) error {
 		}
 		fmt.Fprintf(p.Stdout, "Listening for jobs on the [%s] queue of connection [%s], %d at a time.\n",
 			strings.TrimSpace(queues), conn.Name, c.Int("processes"))
+	}
+	if reg, err := conn.Registration(ctx); err == nil {
+		host := c.String("host")
+		if host == "" {
+			host, _ = os.Hostname()
+		}
+		leave := l.Register(listener.Registration{Registry: reg, ID: manager.NewID(host), Host: host, Queues: queues,
+			Interval: seconds(c.Float64("heartbeat")), Version: manager.Version()})
+		defer leave()
+	} else if !errors.Is(err, manager.ErrNotSupported) {
+		fmt.Fprintf(p.Stderr, "qctl: warning: this listener will not be listed by `qctl workers` nor obey `qctl terminate`: %v\n", err)
 	}
 	done := make(chan struct{})
 	defer close(done)

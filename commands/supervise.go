@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -25,7 +26,14 @@ func superviseCommand(p *Program) *cli.Command {
 			"supervisor in queue.toml (all, or those named), replaces a child that exits (with backoff when\n" +
 			"they keep failing), recycles one past its memory limit, and with balance = \"auto\" moves\n" +
 			"processes to the queues whose backlog is largest, at most balance_max_shift per queue every\n" +
-			"balance_cooldown. TERM or INT stops every child after its jobs, then the master exits 0.",
+			"balance_cooldown. TERM or INT (or `qctl terminate --master=ID`) stops every child after its\n" +
+			"jobs, then the master exits 0. The master and its children are listed by `qctl workers`,\n" +
+			"grouped by master and supervisor.",
+		Flags: []cli.Flag{
+			// Tests run masters "on several hosts" with fast heartbeats; children get the same.
+			&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats, the master's and its children's (default 2)"},
+			&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`, the master's and its children's"},
+		},
 		Action: func(c *cli.Context) error { return runSupervise(c, p) },
 	}
 }
@@ -59,6 +67,18 @@ func runSupervise(c *cli.Context, p *Program) error {
 			conn.Close()
 		}
 	}()
+	host := c.String("host")
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	var childArgs []string
+	if c.IsSet("heartbeat") {
+		childArgs = append(childArgs, "--heartbeat", strconv.FormatFloat(c.Float64("heartbeat"), 'f', -1, 64))
+	}
+	if c.IsSet("host") {
+		childArgs = append(childArgs, "--host", host)
+	}
+	registries := map[string]supervisor.Registry{}
 	var pools []supervisor.Pool
 	for _, name := range names {
 		s, ok := cfg.Supervisors[name]
@@ -71,11 +91,23 @@ func runSupervise(c *cli.Context, p *Program) error {
 				return managerError(err)
 			}
 			conns[s.Connection] = conn
+			reg, err := conn.Registration(ctx)
+			switch {
+			case err == nil:
+				registries[s.Connection] = reg
+			case errors.Is(err, manager.ErrNotSupported) && s.FleetMax > 0:
+				return usageError("supervisor %q: fleet_max_processes needs the worker registry: %v", name, err)
+			case errors.Is(err, manager.ErrNotSupported):
+			default:
+				return managerError(err)
+			}
 		}
 		pools = append(pools, poolOf(s))
 	}
 	master := supervisor.New(supervisor.Options{
 		Executable: exe, GlobalArgs: global, Pools: pools, Stdout: p.Stdout, Stderr: p.Stderr,
+		ID: manager.NewID(host), Host: host, Registries: registries, Beat: seconds(c.Float64("heartbeat")),
+		ChildArgs: childArgs, Version: manager.Version(),
 		Load: func(ctx context.Context, pool *supervisor.Pool) (map[string]int64, error) {
 			snap, err := conns[pool.Connection].Snapshot(ctx, nil, pool.Queues)
 			if err != nil {
@@ -123,7 +155,7 @@ func poolOf(s config.Supervisor) supervisor.Pool {
 		Name: s.Name, Connection: s.Connection, Queues: s.Queues, Cooldown: s.BalanceCooldown,
 		Scaling:  supervisor.Scaling{Balance: s.Balance, Min: s.MinProcesses, Max: s.MaxProcesses, MaxShift: s.BalanceMaxShift},
 		ByTime:   s.AutoScalingStrategy == config.ScaleByTime,
-		WorkArgs: args,
+		WorkArgs: args, FleetMax: s.FleetMax,
 		// A child stops itself past --memory between jobs; the master steps in at twice that.
 		Memory: uint64(s.Memory) << 21,
 	}

@@ -61,6 +61,9 @@ func workerFlags() []cli.Flag {
 		// Tests run several workers "on several hosts" with fast heartbeats.
 		&cli.Float64Flag{Name: "heartbeat", Hidden: true, Usage: "seconds between heartbeats (default 2)"},
 		&cli.StringFlag{Name: "host", Hidden: true, Usage: "host name shown in `qctl workers`"},
+		// `qctl supervise` names itself and the pool on each child it starts.
+		&cli.StringFlag{Name: "master", Hidden: true, Usage: "the `ID` of the supervise master that started this worker"},
+		&cli.StringFlag{Name: "supervisor", Hidden: true, Usage: "the supervisor (pool) `NAME` this worker belongs to"},
 		metricsAddrFlag(),
 		connectionFlag(),
 	)
@@ -227,7 +230,8 @@ func runWork(c *cli.Context, p *Program) error {
 // A fleet store that cannot be opened is a warning: the worker runs jobs all the same.
 func heartbeat(ctx context.Context, c *cli.Context, p *Program, conn *manager.Conn) *worker.Heartbeat {
 	child := listener.ChildReporter() != nil
-	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: c.String("host"), Interval: seconds(c.Float64("heartbeat"))})
+	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: c.String("host"), Interval: seconds(c.Float64("heartbeat")),
+		Master: c.String("master"), Supervisor: c.String("supervisor")})
 	if hb != nil {
 		hb.Unlisted = child
 	}

@@ -35,6 +35,9 @@ type Supervisor struct {
 	BalanceMaxShift     int           // processes a queue gains or loses per cooldown; default 1
 	BalanceCooldown     time.Duration // between two rebalances; default 3s
 	AutoScalingStrategy string        // ScaleByTime (default) or ScaleBySize
+	// FleetMax bounds the children of this supervisor across every machine running
+	// `qctl supervise` on its connection (through the worker registry); 0 = no bound.
+	FleetMax int
 
 	// The options of each `qctl work` process.
 	Tries       int             // default 1 (0 = unlimited)
@@ -72,6 +75,8 @@ func (d *decoder) supervisor(name string, tbl map[string]any, cfg *Config) Super
 			s.MinProcesses = int(d.integer(at(key), v, 0, math.MaxInt16))
 		case "max_processes":
 			s.MaxProcesses = int(d.integer(at(key), v, 1, math.MaxInt16))
+		case "fleet_max_processes":
+			s.FleetMax = int(d.integer(at(key), v, 1, math.MaxInt16))
 		case "balance_max_shift":
 			s.BalanceMaxShift = int(d.integer(at(key), v, 1, math.MaxInt16))
 		case "balance_cooldown":

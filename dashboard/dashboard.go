@@ -129,6 +129,8 @@ func (h *Handler) routes() {
 	mux.HandleFunc("POST /jobs/run-now", h.action(h.runJobNow))
 	mux.HandleFunc("GET /workers", h.workers)
 	mux.HandleFunc("POST /workers/terminate", h.action(h.terminateWorker))
+	mux.HandleFunc("POST /workers/pause", h.action(h.pauseWorker))
+	mux.HandleFunc("POST /workers/continue", h.action(h.continueWorker))
 	h.mux = mux
 }
 

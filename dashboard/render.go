@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qctl/qctl/manager"
+	"github.com/qctl/qctl/worker"
 )
 
 // pages are the parsed templates, one per page, each with the shared layout.
@@ -88,6 +89,14 @@ var funcs = template.FuncMap{
 	"waitms": func(ms float64) string {
 		return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
 	},
+	"workerRow": func(page view, conn string, in worker.Info) workerRow { return workerRow{page, conn, in} },
+}
+
+// workerRow is what a worker's action buttons need: the page (CSRF, base), its connection, it.
+type workerRow struct {
+	Page view
+	Conn string
+	Info worker.Info
 }
 
 // ageOf prints an age in seconds (nil = unknown) in its two largest units.

@@ -10,11 +10,13 @@ import (
 	"github.com/qctl/qctl/worker"
 )
 
-// workersConn is one connection's live workers on the Workers page.
+// workersConn is one connection's live workers on the Workers page, grouped by master and
+// supervisor (standalone workers last).
 type workersConn struct {
 	Name    string
 	Error   string
 	Workers []worker.Info
+	Groups  []manager.WorkerGroup
 }
 
 // workers lists every connection's live workers from the fleet registry: where each runs, its
@@ -37,9 +39,39 @@ func (h *Handler) workers(w http.ResponseWriter, r *http.Request) {
 			a, b := v.Workers[i], v.Workers[j]
 			return a.Host < b.Host || a.Host == b.Host && a.StartedAt.Before(b.StartedAt)
 		})
+		v.Groups = manager.Group(v.Workers)
 		conns = append(conns, v)
 	}
 	h.render(w, r, "workers", "Workers", conns, nil)
+}
+
+// pauseWorker pauses one worker, listener or master (its children) as a whole, whatever its
+// queues, through the backend: running jobs finish, nothing more is popped until continued.
+func (h *Handler) pauseWorker(r *http.Request) (outcome, error) {
+	return h.holdWorker(r, "pause", func(c *manager.Conn, sel manager.Selector) ([]worker.Info, error) {
+		return c.PauseWorkers(r.Context(), sel, 0)
+	})
+}
+
+// continueWorker undoes pauseWorker.
+func (h *Handler) continueWorker(r *http.Request) (outcome, error) {
+	return h.holdWorker(r, "continue", func(c *manager.Conn, sel manager.Selector) ([]worker.Info, error) {
+		return c.ContinueWorkers(r.Context(), sel)
+	})
+}
+
+func (h *Handler) holdWorker(r *http.Request, what string, do func(*manager.Conn, manager.Selector) ([]worker.Info, error)) (outcome, error) {
+	name, id := r.PostFormValue("connection"), r.PostFormValue("worker")
+	res := outcome{what: fmt.Sprintf("%s worker %s on %s", what, id, name), back: "/workers"}
+	if id == "" {
+		return res, fmt.Errorf("no worker given")
+	}
+	c, err := h.conn(r.Context(), name)
+	if err != nil {
+		return res, err
+	}
+	_, err = do(c, manager.Selector{Worker: id})
+	return res, err
 }
 
 // terminateWorker asks one worker to stop after its running jobs, through the backend, so it

@@ -67,6 +67,17 @@ type Listener struct {
 	outMu          sync.Mutex // one line at a time on stdout and stderr
 
 	control chan syscall.Signal // Stop, Kill, Pause, Resume, for the Run goroutine
+
+	statMu sync.Mutex
+	stat   status // what the registry entry shows, set by Run
+}
+
+// status is the listener as its registry entry shows it.
+type status struct {
+	children          int
+	running           []worker.RunningJob
+	paused, stopping  bool
+	processed, failed int64
 }
 
 // New returns a listener; it does nothing until Run.
@@ -88,9 +99,22 @@ func New(d Deps, o Options) *Listener {
 	if l.report == nil {
 		l.report = func(worker.Event) {}
 	}
-	l.observe = d.Observe
-	if l.observe == nil {
-		l.observe = func(worker.Event) {}
+	observe := d.Observe
+	if observe == nil {
+		observe = func(worker.Event) {}
+	}
+	l.observe = func(e worker.Event) {
+		switch e.Type {
+		case worker.EventProcessed:
+			l.statMu.Lock()
+			l.stat.processed++
+			l.statMu.Unlock()
+		case worker.EventFailed:
+			l.statMu.Lock()
+			l.stat.failed++
+			l.statMu.Unlock()
+		}
+		observe(e)
 	}
 	inner := l.report
 	l.report = func(e worker.Event) {
@@ -194,6 +218,7 @@ func (l *Listener) Run(ctx context.Context) (worker.StopReason, error) {
 	}
 	l.report(worker.Event{Type: worker.EventStarting, Worker: l.opts.Name})
 	for {
+		l.setStatus(slots, alive(), paused, reason != "")
 		if reason == "" {
 			reason = l.stopCondition(canRestart, rs, restartValue, &checkedAt)
 		}
@@ -284,6 +309,24 @@ func (l *Listener) Run(ctx context.Context) (worker.StopReason, error) {
 		}
 		timer.Stop()
 	}
+}
+
+// setStatus records what the registry entry shows: the children, the jobs running (one per
+// child past its gate), the state.
+func (l *Listener) setStatus(slots []slot, children int, paused, stopping bool) {
+	var running []worker.RunningJob
+	for _, s := range slots {
+		if c := s.child; c != nil {
+			select {
+			case <-c.opened:
+				running = append(running, worker.RunningJob{Name: fmt.Sprintf("(child %s-%d, pid %d)", l.opts.Name, c.slot, c.cmd.Process.Pid), StartedAt: c.started})
+			default:
+			}
+		}
+	}
+	l.statMu.Lock()
+	l.stat.children, l.stat.running, l.stat.paused, l.stat.stopping = children, running, paused, stopping
+	l.statMu.Unlock()
 }
 
 // stopCondition reads the restart signal (at most once a second) and the listener's own memory.

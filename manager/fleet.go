@@ -37,8 +37,26 @@ const PauseAllKey = "illuminate:queues:paused"
 // the `true` QueueManager::pause stores.
 const pausedValue = "b:1;"
 
-// terminateKey is the flag that asks worker id to stop.
+// terminateKey is the flag that asks worker id (a registry entry: a worker, a master, a
+// listener) to stop.
 func terminateKey(id string) string { return "qctl:terminate:" + id }
+
+// stopSupervisorKey is the flag that asks the master of entry id to stop its pool supervisor.
+func stopSupervisorKey(id, supervisor string) string {
+	return "qctl:terminate:" + id + ":supervisor:" + supervisor
+}
+
+// The scopes of a hold: a worker-level pause (every queue of the worker), set by `qctl pause
+// --worker`, `--master` or `--supervisor`.
+const (
+	holdWorker     = "worker"
+	holdMaster     = "master"
+	holdSupervisor = "supervisor"
+)
+
+// holdKey is the flag that pauses every worker of one scope: one worker (by entry id), the
+// children of one master (by master id), the children of one supervisor on every machine.
+func holdKey(scope, id string) string { return "qctl:pause:" + scope + ":" + id }
 
 // fleetStore is the connection's Fleet and whether Close must close it.
 type fleetStore struct {
@@ -83,6 +101,10 @@ type HeartbeatOptions struct {
 	Host string
 	// Interval is the time between beats; 0 means worker.DefaultHeartbeat.
 	Interval time.Duration
+	// Master and Supervisor are set on a child of `qctl supervise`: the master's id and the
+	// pool's name. They group the worker in `qctl workers` and subject it to the master's and
+	// the supervisor's pauses.
+	Master, Supervisor string
 }
 
 // Heartbeat returns the registration of a worker of this connection, for worker.Deps. The id is
@@ -95,7 +117,7 @@ func (c *Conn) Heartbeat(ctx context.Context, o HeartbeatOptions) (*worker.Heart
 	if o.Host == "" {
 		o.Host, _ = os.Hostname()
 	}
-	id := fmt.Sprintf("%s:%d:%s", o.Host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e6, 36))
+	id := NewID(o.Host)
 	name := c.Name
 	return &worker.Heartbeat{
 		Store: store, ID: id, Host: o.Host, Interval: o.Interval, Version: Version(),
@@ -104,7 +126,27 @@ func (c *Conn) Heartbeat(ctx context.Context, o HeartbeatOptions) (*worker.Heart
 		TerminateKey: terminateKey(id),
 		Minute:       c.historyMinute(),
 		OnMinute:     c.historyWriter(id),
+		HoldKeys:     holdKeys(id, o.Master, o.Supervisor),
+		Master:       o.Master, Supervisor: o.Supervisor,
 	}, nil
+}
+
+// holdKeys are the flags that pause a whole worker: its own, its master's, its supervisor's.
+func holdKeys(id, master, supervisor string) []string {
+	keys := []string{holdKey(holdWorker, id)}
+	if master != "" {
+		keys = append(keys, holdKey(holdMaster, master))
+	}
+	if supervisor != "" {
+		keys = append(keys, holdKey(holdSupervisor, supervisor))
+	}
+	return keys
+}
+
+// NewID returns a registry id for a process of this machine: host, pid and a random suffix, so
+// it stays unique when a pid is reused on another machine.
+func NewID(host string) string {
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e6, 36))
 }
 
 // Version is qctl's version as the Go toolchain recorded it in the binary.
@@ -201,23 +243,124 @@ func (c *Conn) queuesOr(queues []string) []string {
 	return queues
 }
 
-// Selector chooses the workers Terminate asks to stop; exactly one field is set.
+// Selector chooses the workers Terminate asks to stop, or PauseWorkers pauses; exactly one field
+// is set (PauseWorkers takes Worker, Master or Supervisor).
 type Selector struct {
-	Worker string // one worker's id
-	Host   string // every worker of one machine
-	All    bool   // every worker of the connection
+	Worker     string // one registry entry's id: a worker, a master, a listener
+	Host       string // every worker of one machine
+	All        bool   // every worker of the connection
+	Master     string // one `qctl supervise` master (its id) and its children
+	Supervisor string // one [supervisors.NAME] pool, in every master that runs it
 }
 
 // Check returns an error unless exactly one field is set.
 func (s Selector) Check() error {
-	if n := btoi(s.Worker != "") + btoi(s.Host != "") + btoi(s.All); n != 1 {
-		return errors.New("choose exactly one of a worker id, a host or all workers")
+	if n := btoi(s.Worker != "") + btoi(s.Host != "") + btoi(s.All) + btoi(s.Master != "") + btoi(s.Supervisor != ""); n != 1 {
+		return errors.New("choose exactly one of a worker id, a host, all workers, a master or a supervisor")
 	}
 	return nil
 }
 
+// isMaster reports whether entry in is the master id (given as its master id or entry id).
+func isMaster(in worker.Info, id string) bool {
+	return in.Kind == worker.KindMaster && (in.Master == id || in.ID == id)
+}
+
+// PauseWorkers pauses whole workers, whatever queues they pop: one worker or listener (Worker;
+// a master's entry id pauses its children), the children of one master (Master) or of one
+// supervisor on every machine (Supervisor). Running jobs finish; the workers see it within one
+// heartbeat, and a child a master starts later is paused too. for > 0 lifts it by itself then.
+// It returns the live entries the pause names.
+func (c *Conn) PauseWorkers(ctx context.Context, sel Selector, for_ time.Duration) ([]worker.Info, error) {
+	key, matched, err := c.holdOf(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	store, _ := c.Fleet(ctx)
+	if err := store.SetFlag(ctx, key, pausedValue, for_); err != nil {
+		return nil, fmt.Errorf("pausing on connection %q: %w", c.Name, err)
+	}
+	return matched, nil
+}
+
+// ContinueWorkers undoes PauseWorkers.
+func (c *Conn) ContinueWorkers(ctx context.Context, sel Selector) ([]worker.Info, error) {
+	key, matched, err := c.holdOf(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	store, _ := c.Fleet(ctx)
+	if err := store.DeleteFlag(ctx, key); err != nil {
+		return nil, fmt.Errorf("continuing on connection %q: %w", c.Name, err)
+	}
+	return matched, nil
+}
+
+// holdOf is the hold flag of sel and the live entries it names; an error when none does.
+func (c *Conn) holdOf(ctx context.Context, sel Selector) (string, []worker.Info, error) {
+	if err := sel.Check(); err != nil {
+		return "", nil, err
+	}
+	if sel.Host != "" || sel.All {
+		return "", nil, errors.New("pausing whole workers takes a worker id, a master id or a supervisor name (a host or all workers: pause their queues)")
+	}
+	live, err := c.Workers(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	var key string
+	var matched []worker.Info
+	for _, in := range live {
+		switch {
+		case sel.Worker != "" && in.ID == sel.Worker:
+			key = holdKey(holdWorker, in.ID)
+			if in.Kind == worker.KindMaster {
+				key = holdKey(holdMaster, in.Master)
+			}
+		case sel.Master != "" && isMaster(in, sel.Master):
+			key = holdKey(holdMaster, in.Master)
+		case sel.Supervisor != "" && (in.Supervisor == sel.Supervisor || in.Kind == worker.KindMaster && slices.Contains(in.Supervisors, sel.Supervisor)):
+			key = holdKey(holdSupervisor, sel.Supervisor)
+		default:
+			continue
+		}
+		if sel.Supervisor != "" && in.Kind == worker.KindMaster {
+			continue // its children of the supervisor are paused, not the master
+		}
+		matched = append(matched, in)
+	}
+	if key == "" {
+		return "", nil, fmt.Errorf("%w: no live %s on connection %q (`qctl workers` lists the live ones)", ErrNoMatch, sel.Describe(), c.Name)
+	}
+	return key, matched, nil
+}
+
+// ErrNoMatch means no live registry entry matches a Selector.
+var ErrNoMatch = errors.New("nothing to act on")
+
+// Describe names what the selector selects, for messages.
+func (s Selector) Describe() string {
+	switch {
+	case s.Worker != "":
+		return fmt.Sprintf("worker %q", s.Worker)
+	case s.Master != "":
+		return fmt.Sprintf("master %q", s.Master)
+	case s.Supervisor != "":
+		return fmt.Sprintf("master running supervisor %q", s.Supervisor)
+	case s.Host != "":
+		return fmt.Sprintf("worker on host %q", s.Host)
+	}
+	return "worker"
+}
+
 // Terminate asks the selected live workers to stop gracefully (as TERM does: running jobs
-// finish), from any machine; each sees it at its next heartbeat. It returns the workers asked.
+// finish), from any machine; each sees it at its next heartbeat. It returns the entries asked.
+//
+// A master (Master, or its entry id as Worker) stops as TERM stops it: its children finish
+// their jobs, then it exits 0. Supervisor stops that pool in every master running it, as
+// Horizon's supervisors stop with their master: the masters stop its children and start no
+// more (a master left with no pool exits 0); a master started later runs it again, as its
+// config says. A child of that supervisor whose master is gone is asked to stop itself.
 func (c *Conn) Terminate(ctx context.Context, sel Selector) ([]worker.Info, error) {
 	if err := sel.Check(); err != nil {
 		return nil, err
@@ -226,21 +369,122 @@ func (c *Conn) Terminate(ctx context.Context, sel Selector) ([]worker.Info, erro
 	if err != nil {
 		return nil, err
 	}
+	masters := map[string]bool{}
+	for _, in := range live {
+		if in.Kind == worker.KindMaster {
+			masters[in.Master] = true
+		}
+	}
 	store, _ := c.Fleet(ctx)
 	var asked []worker.Info
 	for _, in := range live {
-		if !sel.All && in.ID != sel.Worker && (sel.Host == "" || in.Host != sel.Host) {
+		key := terminateKey(in.ID)
+		switch {
+		case sel.All, sel.Worker != "" && in.ID == sel.Worker, sel.Host != "" && in.Host == sel.Host:
+		case sel.Master != "" && isMaster(in, sel.Master):
+		case sel.Supervisor != "" && in.Kind == worker.KindMaster && slices.Contains(in.Supervisors, sel.Supervisor):
+			key = stopSupervisorKey(in.ID, sel.Supervisor)
+		case sel.Supervisor != "" && in.Kind == worker.KindWorker && in.Supervisor == sel.Supervisor && !masters[in.Master]:
+		default:
 			continue
 		}
 		// The request outlives a few missed beats, then goes: a worker that died meanwhile
 		// leaves no flag behind for long.
 		ttl := time.Duration(3*max(in.HeartbeatS, 1)*float64(time.Second)) + time.Minute
-		if err := store.SetFlag(ctx, terminateKey(in.ID), pausedValue, ttl); err != nil {
-			return asked, fmt.Errorf("asking worker %s to stop: %w", in.ID, err)
+		if err := store.SetFlag(ctx, key, pausedValue, ttl); err != nil {
+			return asked, fmt.Errorf("asking %s to stop: %w", in.ID, err)
 		}
 		asked = append(asked, in)
 	}
 	return asked, nil
+}
+
+// Registration is the registry of one connection as a process that is not a `work` worker uses
+// it: a `qctl supervise` master, a `qctl listen` process. It writes the process's own entry and
+// reads the requests addressed to it.
+type Registration struct {
+	store connectors.Fleet
+	conn  string
+}
+
+// Registration returns the connection's registry for a master or a listener.
+func (c *Conn) Registration(ctx context.Context) (*Registration, error) {
+	store, err := c.Fleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Registration{store: store, conn: c.Name}, nil
+}
+
+// Put writes entry in (its ID, Connection set to the connection) expiring after ttl.
+func (r *Registration) Put(ctx context.Context, in worker.Info, ttl time.Duration) error {
+	in.Connection = r.conn
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return r.store.PutWorker(ctx, in.ID, b, ttl)
+}
+
+// Remove deletes entry id: a clean exit.
+func (r *Registration) Remove(ctx context.Context, id string) error {
+	return r.store.RemoveWorker(ctx, id)
+}
+
+// Live returns the connection's live entries.
+func (r *Registration) Live(ctx context.Context) ([]worker.Info, error) {
+	raw, err := r.store.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]worker.Info, 0, len(raw))
+	for id, b := range raw {
+		var in worker.Info
+		if json.Unmarshal(b, &in) != nil || in.Connection != r.conn {
+			continue
+		}
+		in.ID = id
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Requests reads, in one round trip, the requests addressed to entry id, of master master (""
+// for a listener), about its supervisors; it clears the stop requests it read.
+func (r *Registration) Requests(ctx context.Context, id, master string, supervisors []string) (worker.Requests, error) {
+	keys := []string{terminateKey(id), holdKey(holdWorker, id)}
+	if master != "" {
+		keys = append(keys, holdKey(holdMaster, master))
+	}
+	first := len(keys)
+	for _, s := range supervisors {
+		keys = append(keys, stopSupervisorKey(id, s))
+	}
+	vals, err := r.store.Flags(ctx, keys)
+	if err != nil {
+		return worker.Requests{}, err
+	}
+	var req worker.Requests
+	req.Terminate = worker.PHPTruthy(vals[0])
+	for _, v := range vals[1:first] {
+		req.Paused = req.Paused || worker.PHPTruthy(v)
+	}
+	for i, s := range supervisors {
+		if worker.PHPTruthy(vals[first+i]) {
+			req.Stop = append(req.Stop, s)
+		}
+	}
+	var errs []error
+	if req.Terminate {
+		errs = append(errs, r.store.DeleteFlag(ctx, keys[0]))
+	}
+	for _, s := range req.Stop {
+		errs = append(errs, r.store.DeleteFlag(ctx, stopSupervisorKey(id, s)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return req, fmt.Errorf("clearing the requests read: %w", err)
+	}
+	return req, nil
 }
 
 func btoi(b bool) int {
@@ -287,4 +531,85 @@ func QueueTotals(workers []worker.Info) []QueueTotal {
 	}
 	slices.SortFunc(totals, func(a, b QueueTotal) int { return cmp.Compare(a.Queue, b.Queue) })
 	return totals
+}
+
+// WorkerGroup is one master and its children by supervisor, or (ID "") the standalone workers
+// and listeners, as `qctl workers` and the dashboard group them.
+type WorkerGroup struct {
+	// ID is the master's id; "" for the standalone group.
+	ID string `json:"id"`
+	// Master is the master's own entry; nil for the standalone group, or when the master's entry
+	// expired before its children's (it was killed: they stop by themselves).
+	Master      *worker.Info      `json:"master,omitempty"`
+	Supervisors []SupervisorGroup `json:"supervisors"`
+}
+
+// SupervisorGroup is the children of one supervisor of a master ("" in the standalone group).
+type SupervisorGroup struct {
+	Name    string        `json:"name"`
+	Workers []worker.Info `json:"workers"`
+}
+
+// Group sorts workers (as Workers lists them) into masters and supervisors: each master with its
+// children by supervisor (a supervisor it runs with no child yet listed empty), by host and id,
+// then the standalone workers and listeners.
+func Group(workers []worker.Info) []WorkerGroup {
+	at := map[string]*WorkerGroup{}
+	var ids []string
+	group := func(id string) *WorkerGroup {
+		g, ok := at[id]
+		if !ok {
+			g = &WorkerGroup{ID: id}
+			at[id] = g
+			ids = append(ids, id)
+		}
+		return g
+	}
+	sup := func(g *WorkerGroup, name string) *SupervisorGroup {
+		for i := range g.Supervisors {
+			if g.Supervisors[i].Name == name {
+				return &g.Supervisors[i]
+			}
+		}
+		g.Supervisors = append(g.Supervisors, SupervisorGroup{Name: name, Workers: []worker.Info{}})
+		return &g.Supervisors[len(g.Supervisors)-1]
+	}
+	for _, in := range workers {
+		if in.Kind == worker.KindMaster {
+			g := group(in.Master)
+			g.Master = &in
+			for _, s := range in.Supervisors {
+				sup(g, s)
+			}
+		}
+	}
+	for _, in := range workers {
+		switch {
+		case in.Kind == worker.KindMaster:
+		case in.Master != "":
+			s := sup(group(in.Master), in.Supervisor)
+			s.Workers = append(s.Workers, in)
+		default:
+			s := sup(group(""), "")
+			s.Workers = append(s.Workers, in)
+		}
+	}
+	out := make([]WorkerGroup, 0, len(ids))
+	for _, id := range ids {
+		g := at[id]
+		slices.SortFunc(g.Supervisors, func(a, b SupervisorGroup) int { return cmp.Compare(a.Name, b.Name) })
+		out = append(out, *g)
+	}
+	host := func(g WorkerGroup) string {
+		if g.Master != nil {
+			return g.Master.Host
+		}
+		return ""
+	}
+	// Masters by host and id, then children whose master's entry is gone, then standalone.
+	rank := func(g WorkerGroup) int { return btoi(g.Master == nil) + btoi(g.ID == "") }
+	slices.SortFunc(out, func(a, b WorkerGroup) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(host(a), host(b)), cmp.Compare(a.ID, b.ID))
+	})
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -116,8 +117,14 @@ const testBeat = 100 * time.Millisecond
 
 func startFleetWorker(t *testing.T, m *manager.Manager, conn *manager.Conn, name, host string, queues ...string) *fleetWorker {
 	t.Helper()
+	return startFleetWorkerWith(t, m, conn, manager.HeartbeatOptions{Host: host}, name, queues...)
+}
+
+func startFleetWorkerWith(t *testing.T, m *manager.Manager, conn *manager.Conn, o manager.HeartbeatOptions, name string, queues ...string) *fleetWorker {
+	t.Helper()
 	ctx := context.Background()
-	hb, err := conn.Heartbeat(ctx, manager.HeartbeatOptions{Host: host, Interval: testBeat})
+	o.Interval = testBeat
+	hb, err := conn.Heartbeat(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,5 +333,91 @@ func TestFleetNotSupportedWithoutAStore(t *testing.T) {
 	defer conn.Close()
 	if _, err := conn.Workers(ctx); !errors.Is(err, manager.ErrNotSupported) {
 		t.Errorf("Workers on sync = %v, want ErrNotSupported", err)
+	}
+}
+
+// TestPauseWorkersHoldsWholeWorkers: a pause of one worker, or of one supervisor's children, stops
+// those workers popping any queue (the queues themselves are not paused) until continued, and
+// leaves the others alone.
+func TestPauseWorkersHoldsWholeWorkers(t *testing.T) {
+	eachFleetBackend(t, func(t *testing.T, conn *manager.Conn, m *manager.Manager, queue string) {
+		ctx := context.Background()
+		other := queue + "_other"
+		t.Cleanup(func() { conn.Clear(context.Background(), other) })
+		sup := "sup-" + uniqueID(t)
+		a := startFleetWorker(t, m, conn, "a", "host-a", queue)
+		b := startFleetWorkerWith(t, m, conn, manager.HeartbeatOptions{Host: "host-b", Master: "master-" + sup, Supervisor: sup}, "b", other)
+		for _, fw := range []*fleetWorker{a, b} {
+			waitFor(t, 5*time.Second, fw.hb.ID+" listed", func() bool { _, ok := listed(t, conn, fw.hb.ID); return ok })
+		}
+		if in, _ := listed(t, conn, b.hb.ID); in.Master != "master-"+sup || in.Supervisor != sup {
+			t.Errorf("b's entry = %+v; want its master and supervisor", in)
+		}
+		if _, err := conn.PauseWorkers(ctx, manager.Selector{Worker: a.hb.ID}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := conn.PauseWorkers(ctx, manager.Selector{Supervisor: sup}, 0); err != nil || len(got) != 1 || got[0].ID != b.hb.ID {
+			t.Fatalf("PauseWorkers(supervisor) = %v, %v; want b", got, err)
+		}
+		for _, fw := range []*fleetWorker{a, b} {
+			waitFor(t, 5*time.Second, fw.hb.ID+" paused", func() bool {
+				in, _ := listed(t, conn, fw.hb.ID)
+				return in.State == worker.StatePaused && len(in.PausedQueues) == 0
+			})
+		}
+		pushCount(t, conn, queue, 2)
+		pushCount(t, conn, other, 2)
+		first, _ := listed(t, conn, b.hb.ID)
+		waitFor(t, 5*time.Second, "three more beats", func() bool {
+			in, _ := listed(t, conn, b.hb.ID)
+			return in.BeatAt.Sub(first.BeatAt) >= 3*testBeat
+		})
+		if a.ran.Load() != 0 || b.ran.Load() != 0 {
+			t.Fatalf("paused workers ran jobs: a %d, b %d", a.ran.Load(), b.ran.Load())
+		}
+		if _, err := conn.ContinueWorkers(ctx, manager.Selector{Supervisor: sup}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "b to run its jobs after continue", func() bool { return b.ran.Load() == 2 })
+		if a.ran.Load() != 0 {
+			t.Fatalf("a ran %d jobs: continuing the supervisor continued a standalone worker", a.ran.Load())
+		}
+		if _, err := conn.ContinueWorkers(ctx, manager.Selector{Worker: a.hb.ID}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "a to run its jobs after continue", func() bool { return a.ran.Load() == 2 })
+		if _, err := conn.PauseWorkers(ctx, manager.Selector{Master: "no-such-master"}, 0); !errors.Is(err, manager.ErrNoMatch) {
+			t.Errorf("pausing an unknown master: %v; want ErrNoMatch", err)
+		}
+		if _, err := conn.PauseWorkers(ctx, manager.Selector{All: true}, 0); err == nil {
+			t.Errorf("pausing all workers as a whole succeeded; it must name queues instead")
+		}
+	})
+}
+
+func TestGroupByMasterAndSupervisor(t *testing.T) {
+	ws := []worker.Info{
+		{ID: "s1", Host: "h1"},
+		{ID: "c2", Master: "m2", Supervisor: "mail", Host: "h2"},
+		{ID: "m1", Kind: worker.KindMaster, Master: "m1", Host: "h1", Supervisors: []string{"web", "idle"}},
+		{ID: "c1", Master: "m1", Supervisor: "web", Host: "h1"},
+		{ID: "l1", Kind: worker.KindListener, Host: "h3"},
+	}
+	got := manager.Group(ws)
+	var shape []string
+	for _, g := range got {
+		line := g.ID + fmt.Sprintf("(master %v):", g.Master != nil)
+		for _, s := range g.Supervisors {
+			line += " " + s.Name + "["
+			for _, w := range s.Workers {
+				line += w.ID + " "
+			}
+			line += "]"
+		}
+		shape = append(shape, line)
+	}
+	want := []string{"m1(master true): idle[] web[c1 ]", "m2(master false): mail[c2 ]", "(master false): [s1 l1 ]"}
+	if !slices.Equal(shape, want) {
+		t.Errorf("Group = %q\nwant %q", shape, want)
 	}
 }

@@ -108,6 +108,11 @@ func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (
 	if writer != "" {
 		lowest := ""
 		for _, in := range live {
+			// Only `work` processes publish minutes and call the writer; a master or a
+			// listener would never write.
+			if in.Kind != worker.KindWorker {
+				continue
+			}
 			if lowest == "" || in.ID < lowest {
 				lowest = in.ID
 			}

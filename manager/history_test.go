@@ -123,6 +123,14 @@ func TestHistoryWriterChoice(t *testing.T) {
 			}
 			t.Cleanup(func() { store.RemoveWorker(context.Background(), w.id) })
 		}
+		// A master (or a listener) with a lower id publishes no minutes and never writes them: it
+		// does not take the writer's turn from the workers.
+		master := "0-master-" + id
+		entry, _ := json.Marshal(worker.Info{ID: master, Kind: worker.KindMaster, Connection: conn.Name, StartedAt: at.Add(-2 * historyMinute)})
+		if err := store.PutWorker(ctx, master, entry, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.RemoveWorker(context.Background(), master) })
 		// Before any of them started, a minute stays blank: nobody knows what ran then.
 		if wrote, err := conn.RecordHistory(ctx, at.Add(-5*historyMinute), a); err != nil || wrote {
 			t.Fatalf("worker a wrote a minute from before it started: %v, %v", wrote, err)

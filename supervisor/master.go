@@ -39,6 +39,18 @@ type Pool struct {
 	// Memory is the resident size past which the master recycles a child that did not stop
 	// itself (a child checks its own --memory only between jobs); 0 = no limit.
 	Memory uint64
+	// FleetMax bounds the pool's children across every master running it (fleet_max_processes);
+	// 0 = no bound. It needs a Registry for the pool's connection.
+	FleetMax int
+}
+
+// Registry is one connection's worker registry as the master uses it (manager.Registration):
+// its own entry, the live entries of the fleet, the requests addressed to it.
+type Registry interface {
+	Put(ctx context.Context, in worker.Info, ttl time.Duration) error
+	Remove(ctx context.Context, id string) error
+	Live(ctx context.Context) ([]worker.Info, error)
+	Requests(ctx context.Context, id, master string, supervisors []string) (worker.Requests, error)
 }
 
 // Options configure a Master.
@@ -56,6 +68,18 @@ type Options struct {
 	Tick time.Duration
 	// Memory reads a process's resident size in bytes (0 when it cannot); nil means /proc.
 	Memory func(pid int) uint64
+
+	// ID names the master in the registry and on its children (--master); Host is its machine.
+	ID, Host string
+	// Registries are the registries of the pools' connections, by Pool.Connection; a pool whose
+	// connection has none runs unregistered (and cannot have a FleetMax).
+	Registries map[string]Registry
+	// Beat is the time between the master's heartbeats; 0 means worker.DefaultHeartbeat. Its
+	// entry expires after three missed beats.
+	Beat time.Duration
+	// ChildArgs are extra flags for every child (--heartbeat, --host in tests).
+	ChildArgs []string
+	Version   string
 }
 
 // Master runs the pools until Stop.
@@ -67,6 +91,11 @@ type Master struct {
 	runs  chan jobRun
 	pools []*pool
 	log   *logger
+
+	started  time.Time
+	paused   bool // a hold is set on the master: its children pop nothing (state only)
+	stopping bool // draining
+	beatFail bool // the last beat failed: report the next failure after a success
 }
 
 type pool struct {
@@ -79,6 +108,11 @@ type pool struct {
 	runtime      map[string]time.Duration
 	seq          int
 	loggedFailed bool
+
+	stopped    bool      // qctl terminate --supervisor: no child starts any more
+	claim      int       // fleet slots this master holds for the pool (FleetMax); >= its children
+	claimRetry time.Time // no claim before this, after two masters collided
+	loggedFull bool
 }
 
 type child struct {
@@ -109,6 +143,9 @@ func New(o Options) *Master {
 	if o.Memory == nil {
 		o.Memory = residentBytes
 	}
+	if o.Beat <= 0 {
+		o.Beat = worker.DefaultHeartbeat
+	}
 	m := &Master{o: o, stop: make(chan struct{}), exits: make(chan exit, 16), runs: make(chan jobRun, 256), log: &logger{w: o.Stderr}}
 	for _, p := range o.Pools {
 		m.pools = append(m.pools, &pool{Pool: p, children: map[string][]*child{}, runtime: map[string]time.Duration{}})
@@ -126,23 +163,43 @@ func (m *Master) Run(ctx context.Context) error {
 		p.want = m.initial(p)
 		m.log.printf("Supervisor [%s] on queues [%s]: %s", p.Name, strings.Join(p.Queues, ","), describe(p.want, p.Queues))
 	}
+	m.started = time.Now()
+	defer m.leave()
+	if m.beat(ctx) {
+		return m.drain(ctx)
+	}
 	tick := time.NewTicker(m.o.Tick)
 	defer tick.Stop()
+	beat := time.NewTicker(m.o.Beat)
+	defer beat.Stop()
 	for {
 		select {
 		case <-m.stop:
-			return m.drain()
+			return m.drain(ctx)
 		case <-ctx.Done():
-			return m.drain()
+			return m.drain(ctx)
 		case e := <-m.exits:
 			m.exited(e)
 		case r := <-m.runs:
 			m.ran(r)
+		case <-beat.C:
+			if m.beat(ctx) {
+				return m.drain(ctx)
+			}
 		case now := <-tick.C:
+			active := 0
 			for _, p := range m.pools {
+				if p.stopped {
+					continue
+				}
+				active++
 				m.rebalance(ctx, p, now)
-				m.reconcile(p, now)
+				m.reconcile(ctx, p, now)
 				m.checkMemory(p)
+			}
+			if active == 0 {
+				m.log.printf("Every supervisor was terminated: stopping")
+				return m.drain(ctx)
 			}
 		}
 	}
@@ -186,8 +243,9 @@ func (m *Master) rebalance(ctx context.Context, p *pool, now time.Time) {
 	p.want = next
 }
 
-// reconcile starts and stops children until each queue has what the plan says.
-func (m *Master) reconcile(p *pool, now time.Time) {
+// reconcile starts and stops children until each queue has what the plan says, within the
+// pool's fleet slots.
+func (m *Master) reconcile(ctx context.Context, p *pool, now time.Time) {
 	for _, q := range sortedKeys(p.want) {
 		alive := p.alive(q)
 		for ; alive > p.want[q]; alive-- {
@@ -195,7 +253,13 @@ func (m *Master) reconcile(p *pool, now time.Time) {
 			c.stopping = true
 			_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		}
-		for ; alive < p.want[q] && !now.Before(p.notBefore); alive++ {
+	}
+	if p.FleetMax > 0 {
+		m.claim(ctx, p, now)
+	}
+	for _, q := range sortedKeys(p.want) {
+		alive := p.alive(q)
+		for ; alive < p.want[q] && !now.Before(p.notBefore) && (p.FleetMax == 0 || p.total() < p.claim); alive++ {
 			if err := m.start(p, q); err != nil {
 				m.log.printf("Supervisor [%s]: cannot start a worker: %v", p.Name, err)
 				p.notBefore = now.Add(backoff(p.failures + 1))
@@ -235,7 +299,11 @@ func (m *Master) start(p *pool, q string) error {
 		args = append(args, p.Connection)
 	}
 	args = append(args, "--queue", queues, "--json", "--name", name)
+	if m.o.ID != "" {
+		args = append(args, "--master", m.o.ID, "--supervisor", p.Name)
+	}
 	args = append(args, p.WorkArgs...)
+	args = append(args, m.o.ChildArgs...)
 	cmd := exec.Command(m.o.Executable, args...)
 	cmd.SysProcAttr = childAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -321,8 +389,10 @@ func (m *Master) exited(e exit) {
 	}
 }
 
-// drain stops every child gracefully and waits for all of them.
-func (m *Master) drain() error {
+// drain stops every child gracefully and waits for all of them, beating meanwhile so the
+// master stays listed (as stopping) while its children finish their jobs.
+func (m *Master) drain(ctx context.Context) error {
+	m.stopping = true
 	left := 0
 	for _, p := range m.pools {
 		for _, cs := range p.children {
@@ -334,12 +404,54 @@ func (m *Master) drain() error {
 		}
 	}
 	m.log.printf("Stopping %d workers: each finishes its jobs first", left)
-	for ; left > 0; left-- {
-		e := <-m.exits
-		m.exited(e)
+	beat := time.NewTicker(m.o.Beat)
+	defer beat.Stop()
+	m.beat(context.WithoutCancel(ctx))
+	for left > 0 {
+		select {
+		case e := <-m.exits:
+			m.exited(e)
+			left--
+		case <-beat.C:
+			m.beat(context.WithoutCancel(ctx))
+		}
 	}
 	m.log.printf("Every worker stopped.")
 	return nil
+}
+
+// stopPool stops a supervisor's children gracefully and starts no more of them.
+func (m *Master) stopPool(p *pool) {
+	p.stopped = true
+	p.want = map[string]int{}
+	n := 0
+	for _, cs := range p.children {
+		for _, c := range cs {
+			if !c.stopping {
+				c.stopping = true
+				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+				n++
+			}
+		}
+	}
+	m.log.printf("Supervisor [%s] terminated: stopping its %d workers after their jobs", p.Name, n)
+}
+
+// total is every child of the pool, stopping ones included: each is a process until it exits.
+func (p *pool) total() int {
+	n := 0
+	for _, cs := range p.children {
+		n += len(cs)
+	}
+	return n
+}
+
+func (p *pool) wantTotal() int {
+	n := 0
+	for _, w := range p.want {
+		n += w
+	}
+	return n
 }
 
 func (p *pool) alive(q string) int {

@@ -50,6 +50,13 @@ type Heartbeat struct {
 	// end (three beats, so every live worker has published it): the connection's history writer
 	// (manager) decides there whether this worker is the one to sum the fleet's entries.
 	OnMinute func(ctx context.Context, at time.Time) error
+	// HoldKeys are flags that pause the whole worker (every queue) while any is set: the pause
+	// of this worker, of its master, of its supervisor (`qctl pause --worker/--master/
+	// --supervisor`). They are read in the same round trip as the others.
+	HoldKeys []string
+	// Master and Supervisor name the `qctl supervise` master that started this worker and its
+	// pool; "" for a standalone worker.
+	Master, Supervisor string
 }
 
 // DefaultHeartbeat is the time between beats: pause and terminate take effect within it.
@@ -62,27 +69,52 @@ const (
 	StateStopping = "stopping" // it pops nothing more and finishes its running jobs
 )
 
-// Info is a worker's entry in the registry, as `qctl workers` shows it.
+// The kinds of registry entries: a `work` process (Kind ""), a `supervise` master, a `listen`
+// process.
+const (
+	KindWorker   = ""
+	KindMaster   = "master"
+	KindListener = "listen"
+)
+
+// Info is a worker's entry in the registry, as `qctl workers` shows it. A master and a listener
+// have entries too: Kind tells them apart.
 type Info struct {
-	ID           string       `json:"id"`
-	Host         string       `json:"host"`
-	PID          int          `json:"pid"`
-	Name         string       `json:"name"`
-	Connection   string       `json:"connection"`
-	Queues       []string     `json:"queues"`
-	PausedQueues []string     `json:"paused_queues,omitempty"`
-	Concurrency  int          `json:"concurrency"`
-	State        string       `json:"state"`
-	Running      []RunningJob `json:"running"`
-	Processed    int64        `json:"processed"`
-	Failed       int64        `json:"failed"`
-	MemoryBytes  uint64       `json:"memory_bytes"`
-	StartedAt    time.Time    `json:"started_at"`
-	BeatAt       time.Time    `json:"beat_at"`
-	HeartbeatS   float64      `json:"heartbeat_s"`
-	Version      string       `json:"version,omitempty"`
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind,omitempty"`
+	Master      string   `json:"master,omitempty"`     // the master that started it; a master's own id
+	Supervisor  string   `json:"supervisor,omitempty"` // the pool (of its master) it belongs to
+	Supervisors []string `json:"supervisors,omitempty"`
+	Children    int      `json:"children,omitempty"` // a master's or listener's child processes now
+	// Claims are a master's fleet slots per supervisor (fleet_max_processes): never fewer than
+	// its children of that supervisor.
+	Claims       map[string]int `json:"claims,omitempty"`
+	Host         string         `json:"host"`
+	PID          int            `json:"pid"`
+	Name         string         `json:"name"`
+	Connection   string         `json:"connection"`
+	Queues       []string       `json:"queues"`
+	PausedQueues []string       `json:"paused_queues,omitempty"`
+	Concurrency  int            `json:"concurrency"`
+	State        string         `json:"state"`
+	Running      []RunningJob   `json:"running"`
+	Processed    int64          `json:"processed"`
+	Failed       int64          `json:"failed"`
+	MemoryBytes  uint64         `json:"memory_bytes"`
+	StartedAt    time.Time      `json:"started_at"`
+	BeatAt       time.Time      `json:"beat_at"`
+	HeartbeatS   float64        `json:"heartbeat_s"`
+	Version      string         `json:"version,omitempty"`
 	// History is what the worker did in its last two completed minutes, per queue.
 	History []MinuteStats `json:"history,omitempty"`
+}
+
+// Requests is what operators asked of a registered process that is not a `work` worker (a
+// `supervise` master, a `listen` process), read at each of its beats.
+type Requests struct {
+	Terminate bool     // stop gracefully (qctl terminate)
+	Paused    bool     // a hold is set on it (qctl pause --worker / --master)
+	Stop      []string // the supervisors it must stop (qctl terminate --supervisor)
 }
 
 // RunningJob is one job a worker runs now.
@@ -103,8 +135,9 @@ type heartbeat struct {
 	failed    atomic.Int64
 	paused    atomic.Pointer[map[string]bool] // the queues whose pause flag is set; nil = none
 	allPaused atomic.Bool
-	hist      *history // per-minute counters; the beats clear and read them, jobs add
-	recorded  int64    // the last minute OnMinute succeeded for; only the beats touch it
+	hist      *history    // per-minute counters; the beats clear and read them, jobs add
+	recorded  int64       // the last minute OnMinute succeeded for; only the beats touch it
+	held      atomic.Bool // a hold key is set: pop nothing
 
 	mu      sync.Mutex
 	running map[*connectors.Reserved]time.Time
@@ -263,12 +296,20 @@ func (h *heartbeat) readFlags(ctx context.Context) error {
 			keys = append(keys, h.cfg.PauseKey(q))
 		}
 	}
-	// The pause-all flag and the terminate flag follow the queues' (either may be "").
+	// The hold flags, then the pause-all flag and the terminate flag follow the queues' (either
+	// may be "").
+	nq := len(keys)
+	keys = append(keys, h.cfg.HoldKeys...)
 	keys = append(keys, h.cfg.PauseAllKey, h.cfg.TerminateKey)
 	vals, err := h.cfg.Store.Flags(ctx, keys)
 	if err != nil {
 		return err
 	}
+	held := false
+	for _, v := range vals[nq : nq+len(h.cfg.HoldKeys)] {
+		held = held || PHPTruthy(v)
+	}
+	h.setHeld(held)
 	all := h.cfg.PauseAllKey != "" && PHPTruthy(vals[len(vals)-2])
 	paused := map[string]bool{}
 	for i, q := range queues {
@@ -285,6 +326,23 @@ func (h *heartbeat) readFlags(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// setHeld pauses or resumes the whole worker on its hold flags and, when that changed, says so
+// and wakes the loop.
+func (h *heartbeat) setHeld(held bool) {
+	if h.held.Swap(held) == held {
+		return
+	}
+	if held {
+		h.w.report(Event{Type: EventPaused, Queue: strings.Join(h.w.opts.Queues, ",")})
+	} else {
+		h.w.report(Event{Type: EventResumed, Queue: strings.Join(h.w.opts.Queues, ",")})
+	}
+	select {
+	case h.w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // setPaused swaps in the paused set and, when it changed, says so and wakes the loop.
@@ -324,12 +382,17 @@ func (h *heartbeat) queuePaused(queue string) bool {
 	if h == nil {
 		return false
 	}
+	if h.held.Load() {
+		return true
+	}
 	p := h.paused.Load()
 	return p != nil && (*p)[queue]
 }
 
 // everyQueuePaused reports whether the worker has no queue left to pop.
-func (h *heartbeat) everyQueuePaused() bool { return h != nil && h.allPaused.Load() }
+func (h *heartbeat) everyQueuePaused() bool {
+	return h != nil && (h.allPaused.Load() || h.held.Load())
+}
 
 // firstActive is the queue an idle worker waits on: the first one not paused.
 func (h *heartbeat) firstActive(queues []string) string {
@@ -350,9 +413,11 @@ func (h *heartbeat) info() Info {
 		Processed: h.processed.Load(), Failed: h.failed.Load(), MemoryBytes: w.memory(),
 		StartedAt: h.started, BeatAt: w.now(), HeartbeatS: h.cfg.Interval.Seconds(), Version: h.cfg.Version,
 		Running: []RunningJob{}, History: h.hist.completed(w.now(), w.opts.Queues),
+		Master: h.cfg.Master, Supervisor: h.cfg.Supervisor,
 	}
+	p := h.paused.Load()
 	for _, q := range w.opts.Queues {
-		if h.queuePaused(q) {
+		if p != nil && (*p)[q] {
 			in.PausedQueues = append(in.PausedQueues, q)
 		}
 	}
