@@ -126,7 +126,7 @@ type RunningJob struct {
 }
 
 // heartbeat is a worker's Heartbeat at run time. Its goroutine owns the beats; the counters,
-// the running map (under mu) and the paused set (swapped whole) are shared with the worker's
+// the running set (lock-free) and the paused set (swapped whole) are shared with the worker's
 // goroutines. A nil *heartbeat is a worker without one: every method is then a no-op.
 type heartbeat struct {
 	cfg       Heartbeat
@@ -139,8 +139,7 @@ type heartbeat struct {
 	recorded  int64       // the last minute OnMinute succeeded for; only the beats touch it
 	held      atomic.Bool // a hold key is set: pop nothing
 
-	mu      sync.Mutex
-	running map[*connectors.Reserved]time.Time
+	running *runningSet
 
 	started        time.Time
 	failing        bool // the last beat failed: report the next failure only after a success
@@ -156,7 +155,7 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 	if cfg == nil || cfg.Store == nil {
 		return nil
 	}
-	h := &heartbeat{cfg: *cfg, w: w, running: map[*connectors.Reserved]time.Time{}, stopCh: make(chan struct{})}
+	h := &heartbeat{cfg: *cfg, w: w, running: newRunningSet(w.opts.Concurrency), stopCh: make(chan struct{})}
 	if h.cfg.Interval <= 0 {
 		h.cfg.Interval = DefaultHeartbeat
 	}
@@ -178,13 +177,11 @@ func newHeartbeat(w *Worker, cfg *Heartbeat) *heartbeat {
 		report(e)
 	}
 	w.watch = func(r *connectors.Reserved, done bool) {
-		h.mu.Lock()
 		if done {
-			delete(h.running, r)
+			h.running.remove(r)
 		} else {
-			h.running[r] = w.now()
+			h.running.add(r, w.now())
 		}
-		h.mu.Unlock()
 		watch(r, done)
 	}
 	return h
@@ -430,13 +427,11 @@ func (h *heartbeat) info() Info {
 		}
 	}
 	var payloads [][]byte
-	h.mu.Lock()
-	for r, at := range h.running {
+	h.running.each(func(r *connectors.Reserved, at time.Time) {
 		in.Running = append(in.Running, RunningJob{ID: r.ID, Queue: r.Queue, StartedAt: at})
 		payloads = append(payloads, r.Payload)
-	}
-	h.mu.Unlock()
-	for i, raw := range payloads { // decoded outside the lock: jobs start and end meanwhile
+	})
+	for i, raw := range payloads {
 		in.Running[i].Name = "(unreadable)"
 		if p, err := jobs.Decode(raw); err == nil {
 			in.Running[i].Name = jobName(p)
