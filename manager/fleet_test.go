@@ -421,3 +421,25 @@ func TestGroupByMasterAndSupervisor(t *testing.T) {
 		t.Errorf("Group = %q\nwant %q", shape, want)
 	}
 }
+
+// TestSnapshotShowsTheQueuesWorkersPop: status without --queue lists an empty queue that live
+// workers pop, with its worker count, beside the queues the backend lists.
+func TestSnapshotShowsTheQueuesWorkersPop(t *testing.T) {
+	eachFleetBackend(t, func(t *testing.T, conn *manager.Conn, m *manager.Manager, queue string) {
+		fw := startFleetWorker(t, m, conn, "idle", "host-s", queue)
+		waitFor(t, 5*time.Second, "the worker listed", func() bool { _, ok := listed(t, conn, fw.hb.ID); return ok })
+		snap, err := conn.Snapshot(context.Background(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range snap.Queues {
+			if q.Queue == queue {
+				if q.Workers == nil || *q.Workers != 1 || q.Ready != 0 {
+					t.Errorf("queue %s: %+v, want empty with 1 worker", queue, q)
+				}
+				return
+			}
+		}
+		t.Errorf("the empty queue %s its worker pops is missing from the snapshot: %+v", queue, snap.Queues)
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/worker"
 )
 
 // QueueStatus is one queue's jobs by state at one moment, as `qctl status` shows a row.
@@ -34,7 +35,8 @@ type Snapshot struct {
 }
 
 // Snapshot reads every shown queue once: only, when set, names the queues; otherwise they are
-// the connection's queue plus whatever the backend lists. store, when not nil, gives each queue's
+// the connection's queue, whatever the backend lists, and every queue a live worker pops (so an
+// empty queue that workers wait on shows with its workers). store, when not nil, gives each queue's
 // failed count. It wraps ErrNotSupported when the backend cannot report statistics.
 func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string) (Snapshot, error) {
 	snap := Snapshot{Connection: c.Name, Driver: c.Driver, Time: time.Now()}
@@ -45,6 +47,7 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 	if err := c.CheckQueues(only...); err != nil {
 		return snap, err
 	}
+	workers, werr := c.Workers(ctx)
 	names := only
 	if len(names) == 0 {
 		listed, err := in.Queues(ctx)
@@ -52,6 +55,9 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 			return snap, fmt.Errorf("listing the queues of connection %q: %w", c.Name, err)
 		}
 		names = append(listed, c.Queue)
+		for _, w := range workers {
+			names = append(names, w.Queues...)
+		}
 		slices.Sort(names)
 		names = slices.Compact(names)
 	}
@@ -74,15 +80,14 @@ func (c *Conn) Snapshot(ctx context.Context, store *failed.Store, only []string)
 		}
 		snap.Queues = append(snap.Queues, row)
 	}
-	c.addFleet(ctx, &snap, names)
+	c.addFleet(ctx, &snap, names, workers, werr)
 	return snap, nil
 }
 
 // addFleet counts each queue's live workers and marks the paused ones. A connection without a
 // registry (sync, or beanstalkd without a failed database) shows none and says why; a registry
 // that cannot be read does not hide the queues either.
-func (c *Conn) addFleet(ctx context.Context, snap *Snapshot, names []string) {
-	workers, err := c.Workers(ctx)
+func (c *Conn) addFleet(ctx context.Context, snap *Snapshot, names []string, workers []worker.Info, err error) {
 	var paused []string
 	if err == nil {
 		paused, err = c.PausedQueues(ctx, names)
