@@ -275,9 +275,10 @@ func decodeString(f extraField) (string, error) {
 	case "null":
 		return "", nil
 	case "a string":
-		var s string
-		err := json.Unmarshal(f.value, &s)
-		return s, err
+		// keyText copies a string without escapes or invalid UTF-8 as is, which is what
+		// json.Unmarshal makes of it, and hands the rest to json.Unmarshal: a job's uuid,
+		// displayName, job and id cost a copy each rather than a reflective decode.
+		return keyText(f.value)
 	default:
 		return "", fmt.Errorf("%q is %s, want a string", f.key, jsonKind(f.value))
 	}

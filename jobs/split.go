@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -46,18 +47,68 @@ func objectFields(obj []byte) ([]extraField, error) {
 	return fields, nil
 }
 
-// keyText returns a quoted key's text. Only a key with escapes or bytes that are not valid UTF-8
-// is decoded by encoding/json (which turns those bytes into U+FFFD); the rest are copied.
+// keyText returns a quoted JSON string's text, a key's or a value's (see decodeString), already
+// checked with json.Valid. Plain text is copied and the one-character escapes (the backslashes of
+// every PHP class name) are undone here; a string with a \u escape or bytes that are not valid
+// UTF-8 is left to encoding/json (which turns those bytes into U+FFFD), so the result is always
+// what json.Unmarshal would give.
 func keyText(quoted []byte) (string, error) {
 	inner := quoted[1 : len(quoted)-1]
-	for _, c := range inner {
-		if c == '\\' || c >= utf8.RuneSelf && !utf8.Valid(inner) {
-			var s string
-			err := json.Unmarshal(quoted, &s)
-			return s, err
+	escapes, checkedUTF8 := 0, false
+	for i := 0; i < len(inner); i++ {
+		switch c := inner[i]; {
+		case c == '\\':
+			if i+1 >= len(inner) || unescaped(inner[i+1]) == 0 {
+				return unmarshalString(quoted)
+			}
+			escapes++
+			i++
+		case c >= utf8.RuneSelf && !checkedUTF8:
+			if !utf8.Valid(inner) {
+				return unmarshalString(quoted)
+			}
+			checkedUTF8 = true
 		}
 	}
-	return string(inner), nil
+	if escapes == 0 {
+		return string(inner), nil
+	}
+	var b strings.Builder
+	b.Grow(len(inner) - escapes)
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		b.WriteByte(unescaped(inner[i]))
+	}
+	return b.String(), nil
+}
+
+// unescaped is the byte a one-character escape stands for, or 0 for \u and anything else.
+func unescaped(c byte) byte {
+	switch c {
+	case '"', '\\', '/':
+		return c
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return 0
+}
+
+func unmarshalString(quoted []byte) (string, error) {
+	var s string
+	err := json.Unmarshal(quoted, &s)
+	return s, err
 }
 
 func skipSpace(b []byte, i int) int {

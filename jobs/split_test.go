@@ -80,3 +80,44 @@ func fieldStrings(fs []extraField) []string {
 	}
 	return out
 }
+
+// TestDecodeStringMatchesUnmarshal checks decodeString's copy of plain strings against
+// encoding/json on strings with and without escapes, non-ASCII text and invalid UTF-8.
+func TestDecodeStringMatchesUnmarshal(t *testing.T) {
+	cases := []string{`""`, `"App\\Jobs\\X"`, `"plain"`, `"caf\u00e9 中文 😀"`, "\"caf\xc3\xa9\"", "\"bad \xff\xfe bytes\"",
+		`"tab\tquote\"slash\/ \b\f\n\r\\ end\\"`, `"\\"`, `"\"\""`, "\"caf\xc3\xa9 \\\\ \\n\"", `"\ud83d\ude00"`, `"\ud800 lone"`, `"9f0b3c1e-7c1a-4f0e-9e1f-2b4c6d8e0a1b"`}
+	for _, c := range cases {
+		var want string
+		if err := json.Unmarshal([]byte(c), &want); err != nil {
+			t.Fatalf("%q: %v", c, err)
+		}
+		got, err := decodeString(extraField{key: "job", value: json.RawMessage(c)})
+		if err != nil || got != want {
+			t.Errorf("decodeString(%q) = %q, %v; want %q", c, got, err, want)
+		}
+	}
+}
+
+// BenchmarkDecode is the worker's per-job parse of a Laravel payload as qctl pushes it.
+func BenchmarkDecode(b *testing.B) {
+	raw, _ := NewPayload("App\\Jobs\\Noop", []byte(`{"n":1}`)).Encode()
+	for b.Loop() {
+		if _, err := Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzDecodeString(f *testing.F) {
+	f.Add([]byte(`"App\\Jobs\\X \u00e9 \n"`))
+	f.Add([]byte("\"\xff\\t\""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		if !json.Valid(b) || len(b) == 0 || b[0] != '"' || valueEnd(b, 0) != len(b) || json.Unmarshal(b, &want) != nil {
+			return // objectFields hands decodeString one whole string value, nothing around it
+		}
+		if got, err := decodeString(extraField{key: "job", value: b}); err != nil || got != want {
+			t.Fatalf("decodeString(%q) = %q, %v; want %q", b, got, err, want)
+		}
+	})
+}

@@ -30,6 +30,7 @@ type result struct {
 	// abandoned is set when the handler ignored its cancelled context past the grace period; it
 	// may still be running, so the worker must stop and let a supervisor start a fresh process.
 	abandoned bool
+	took      time.Duration // the run's length on the monotonic clock (set by Run's slot goroutine)
 }
 
 // execute runs one reserved job to its end and decides what happens to it. It never panics and

@@ -30,8 +30,9 @@ func fetchesFor(q connectors.Queue) int {
 // started in them.
 type fetchResult struct {
 	claimed, started int
-	paused           bool // the worker was paused before the fetch could pop
-	drained          bool // every queue ran out before the claimed slots were filled
+	took             time.Duration // the fetch's round trips, on the monotonic clock
+	paused           bool          // the worker was paused before the fetch could pop
+	drained          bool          // every queue ran out before the claimed slots were filled
 	err              error
 }
 
@@ -40,6 +41,7 @@ type fetchResult struct {
 // the jobs there too, each announced to Watch first. Jobs reserved before an error still run,
 // since leaving them reserved would delay them a lease.
 func (l *loop) startFetch(n int) {
+	l.gatherSince = time.Time{}
 	l.claimed += n
 	l.fetches++
 	l.fetched = true
@@ -58,13 +60,15 @@ func (l *loop) fetcher() {
 			l.fetchDone <- fetchResult{claimed: n, paused: true}
 			continue
 		}
+		start := time.Now()
 		got, err := l.fetch(n)
+		took := time.Since(start)
 		for _, r := range got {
 			w.watch(r, false)
 			l.starts <- r
 		}
 		w.mu.RUnlock()
-		l.fetchDone <- fetchResult{claimed: n, started: len(got), drained: len(got) < n, err: err}
+		l.fetchDone <- fetchResult{claimed: n, started: len(got), drained: len(got) < n, err: err, took: took}
 	}
 }
 
@@ -76,6 +80,9 @@ func (l *loop) takeFetch(f fetchResult) {
 	l.fetches--
 	l.claimed -= f.claimed
 	l.inflight += f.started
+	if f.started > 0 && f.err == nil {
+		l.popTime.add(f.took) // a fetch that found nothing may include a queue's every pop
+	}
 	if f.err != nil {
 		if !l.backingOff {
 			l.fetchErr = f.err

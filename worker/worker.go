@@ -181,6 +181,7 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
 		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1),
 	}
+	l.minBatch = (w.opts.Concurrency + 1) / 2
 	l.outage = outage{report: w.report, now: w.now}
 	if nw, ok := w.queue.(connectors.NotifiedWaiter); ok {
 		l.shortBatchEmpties, l.waitHearsAll = nw.WaitIsNotified()
@@ -190,11 +191,14 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	}
 	defer close(l.fetchReq)
 	// One goroutine per slot runs jobs for the whole Run: its stack has grown to what a job needs
-	// once, instead of on every job.
+	// once, instead of on every job. Each run is timed on the monotonic clock for gather.
 	for range w.opts.Concurrency {
 		go func() {
 			for r := range l.starts {
-				l.results <- w.execute(l.jobCtx, r)
+				start := time.Now()
+				res := w.execute(l.jobCtx, r)
+				res.took = time.Since(start)
+				l.results <- res
 			}
 		}()
 	}
@@ -231,6 +235,7 @@ type loop struct {
 	claimed          int // slots held by outstanding fetches
 	fetches          int // fetches outstanding
 	maxFetches       int // how many may be: maxFetches, or 1 (see fetchesFor)
+	gathering            // holds a few free slots back while short jobs are about to free more
 	processed        int
 	completer        *completer // deletes finished jobs off the loop's goroutine
 	reason           StopReason
@@ -310,6 +315,9 @@ func (l *loop) run() StopReason {
 			l.waitForWork()
 			continue
 		}
+		if l.gather(free) {
+			continue
+		}
 		l.startFetch(free)
 	}
 }
@@ -361,6 +369,7 @@ func (l *loop) collect(block bool) {
 func (l *loop) take(r result) {
 	l.inflight--
 	l.processed++
+	l.jobTime.add(r.took)
 	if r.outcome == outcomeDone || r.outcome == outcomeFailed {
 		l.completer.add(r.job)
 	}
