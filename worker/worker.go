@@ -268,7 +268,13 @@ func (l *loop) run() StopReason {
 		}
 		if l.reason != "" {
 			l.stopWait()
-			if l.inflight == 0 && l.fetches == 0 && !l.waiting {
+			// An outstanding backend wait was cut short just above, but Run does not wait for its
+			// goroutine: Redis's BLPOP cannot be interrupted and reads until its own timeout (up
+			// to a second), which every stop, --stop-when-empty and --max-jobs exit would then
+			// pay. The goroutine answers on the buffered waitDone, or fails once the caller
+			// closes the backend, and ends; it reserves nothing (a ReservingWaiter's wait is not
+			// run on a goroutine).
+			if l.inflight == 0 && l.fetches == 0 {
 				return l.reason
 			}
 			l.collect(true)
