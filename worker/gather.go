@@ -69,16 +69,6 @@ func (l *loop) gather(free int) bool {
 		l.gatherTimer.Reset(left)
 	}
 	defer l.gatherTimer.Stop()
-	select {
-	case <-l.gatherTimer.C:
-	case r := <-l.results:
-		l.take(r)
-	case f := <-l.fetchDone:
-		l.takeFetch(f)
-	case err := <-l.waitDone:
-		l.waitEnded(err)
-	case <-l.fetchCtx.Done():
-	case <-l.w.wake:
-	}
+	l.await(l.gatherTimer.C)
 	return true
 }

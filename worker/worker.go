@@ -485,16 +485,7 @@ func (l *loop) waitForWork() {
 			l.waitDone <- err
 		}()
 	}
-	select {
-	case err := <-l.waitDone:
-		l.waitEnded(err)
-	case r := <-l.results:
-		l.take(r)
-	case f := <-l.fetchDone:
-		l.takeFetch(f)
-	case <-l.fetchCtx.Done():
-	case <-w.wake:
-	}
+	l.await(nil)
 }
 
 // backendWait returns the backend's wait and how long one may last, or nil when the worker
@@ -547,14 +538,22 @@ func (l *loop) idle(d time.Duration) {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	l.await(t.C)
+}
+
+// await takes the first of: a finished job, a finished fetch, the end of the backend wait, a
+// stop, a wake-up (a pause changed, a push was signalled), or timeout (nil: none).
+func (l *loop) await(timeout <-chan time.Time) {
 	select {
-	case <-t.C:
 	case r := <-l.results:
 		l.take(r)
 	case f := <-l.fetchDone:
 		l.takeFetch(f)
+	case err := <-l.waitDone:
+		l.waitEnded(err)
 	case <-l.fetchCtx.Done():
 	case <-l.w.wake:
+	case <-timeout:
 	}
 }
 
