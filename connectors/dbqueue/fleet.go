@@ -155,11 +155,13 @@ func (f *Fleet) Workers(ctx context.Context) (map[string][]byte, error) {
 
 // SetFlag upserts key, as Laravel's DatabaseStore put does; ttl 0 is Cache::forever's ten years.
 func (f *Fleet) SetFlag(ctx context.Context, key, value string, ttl time.Duration) error {
-	secs := int64(foreverSeconds)
+	until := f.now().Unix() + foreverSeconds
 	if ttl > 0 {
-		secs = ceilSeconds(ttl)
+		// Rounded up from now, not from the whole second now is in: a flag set at 12.95 s for
+		// one second counts until 14, never only until 13.
+		until = f.now().Add(ttl + time.Second - 1).Unix()
 	}
-	_, err := f.db.ExecContext(ctx, f.flagSet, f.flagPrefix+key, value, f.now().Unix()+secs)
+	_, err := f.db.ExecContext(ctx, f.flagSet, f.flagPrefix+key, value, until)
 	return f.fail("store flag in", f.flagTable, err)
 }
 
