@@ -168,19 +168,26 @@ func (c *Conn) Workers(ctx context.Context) ([]worker.Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing the workers of connection %q: %w", c.Name, err)
 	}
+	out := decodeEntries(raw, c.Name)
+	slices.SortFunc(out, func(a, b worker.Info) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// decodeEntries decodes the registry's entries of connection conn, keyed by id. Entries that do
+// not decode (a newer qctl's) or are another connection's (a store shared by several) are skipped.
+func decodeEntries(raw map[string][]byte, conn string) []worker.Info {
 	out := make([]worker.Info, 0, len(raw))
 	for id, b := range raw {
 		var in worker.Info
-		if json.Unmarshal(b, &in) != nil || in.Connection != c.Name {
+		if json.Unmarshal(b, &in) != nil || in.Connection != conn {
 			continue
 		}
 		in.ID = id
 		out = append(out, in)
 	}
-	slices.SortFunc(out, func(a, b worker.Info) int {
-		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
-	})
-	return out, nil
+	return out
 }
 
 // Pause stops every worker of the connection, on every machine, from popping queues (running
@@ -437,16 +444,7 @@ func (r *Registration) Live(ctx context.Context) ([]worker.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]worker.Info, 0, len(raw))
-	for id, b := range raw {
-		var in worker.Info
-		if json.Unmarshal(b, &in) != nil || in.Connection != r.conn {
-			continue
-		}
-		in.ID = id
-		out = append(out, in)
-	}
-	return out, nil
+	return decodeEntries(raw, r.conn), nil
 }
 
 // Requests reads, in one round trip, the requests addressed to entry id, of master master (""
