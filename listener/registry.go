@@ -8,18 +8,11 @@ import (
 	"github.com/qctl/qctl/worker"
 )
 
-// Registry is the worker registry as a listener uses it (manager.Registration).
-type Registry interface {
-	Put(ctx context.Context, in worker.Info, ttl time.Duration) error
-	Remove(ctx context.Context, id string) error
-	Requests(ctx context.Context, id, master string, supervisors []string) (worker.Requests, error)
-}
-
 // Registration is how the listener lists itself: `qctl workers` shows it (its queues, state,
 // children), `qctl terminate` stops it as TERM does, `qctl pause --worker` pauses it as USR2
 // does. Its `work --once` children are not listed (each runs one job) but obey queue pauses.
 type Registration struct {
-	Registry Registry
+	Registry worker.Registry
 	ID, Host string
 	Queues   []string
 	Interval time.Duration // between beats; 0 means worker.DefaultHeartbeat

@@ -45,12 +45,11 @@ type Pool struct {
 }
 
 // Registry is one connection's worker registry as the master uses it (manager.Registration):
-// its own entry, the live entries of the fleet, the requests addressed to it.
+// a listener's (its own entry, the requests addressed to it) and the fleet's live entries, for
+// fleet_max_processes.
 type Registry interface {
-	Put(ctx context.Context, in worker.Info, ttl time.Duration) error
-	Remove(ctx context.Context, id string) error
+	worker.Registry
 	Live(ctx context.Context) ([]worker.Info, error)
-	Requests(ctx context.Context, id, master string, supervisors []string) (worker.Requests, error)
 }
 
 // Options configure a Master.

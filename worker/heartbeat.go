@@ -117,6 +117,15 @@ type Requests struct {
 	Stop      []string // the supervisors it must stop (qctl terminate --supervisor)
 }
 
+// Registry is one connection's worker registry as a registered process that is not a `work`
+// worker uses it (a `listen` process, a `supervise` master; manager.Registration implements it):
+// its own entry, and the requests addressed to it (of master master, about its supervisors).
+type Registry interface {
+	Put(ctx context.Context, in Info, ttl time.Duration) error
+	Remove(ctx context.Context, id string) error
+	Requests(ctx context.Context, id, master string, supervisors []string) (Requests, error)
+}
+
 // RunningJob is one job a worker runs now.
 type RunningJob struct {
 	ID        string    `json:"id"`
