@@ -124,7 +124,7 @@ func (c *Conn) Heartbeat(ctx context.Context, o HeartbeatOptions) (*worker.Heart
 		PauseKey:     func(queue string) string { return PauseKey(name, queue) },
 		PauseAllKey:  PauseAllKey,
 		TerminateKey: terminateKey(id),
-		Minute:       c.historyMinute(),
+		Minute:       c.HistoryStep(),
 		OnMinute:     c.historyWriter(id),
 		HoldKeys:     holdKeys(id, o.Master, o.Supervisor),
 		Master:       o.Master, Supervisor: o.Supervisor,

@@ -54,11 +54,6 @@ func historyKey(connection string, at time.Time) string {
 	return "qctl:history:" + connection + ":" + strconv.FormatInt(at.Unix(), 10)
 }
 
-// historyMinute is the length of one history sample.
-func (c *Conn) historyMinute() time.Duration {
-	return c.m.minute
-}
-
 // HistoryStep is the length of one minute of history: a minute, unless
 // Options.HistoryMinute says otherwise.
 func (c *Conn) HistoryStep() time.Duration { return c.m.minute }
@@ -122,7 +117,7 @@ func (c *Conn) RecordHistory(ctx context.Context, at time.Time, writer string) (
 		}
 	}
 	rec, published := sumMinute(live, at)
-	if published == 0 && (writer == "" || !ranDuring(live, writer, at.Add(c.historyMinute()))) {
+	if published == 0 && (writer == "" || !ranDuring(live, writer, at.Add(c.HistoryStep()))) {
 		return false, nil // nobody ran then: leave the minute blank rather than say nothing ran
 	}
 	return true, c.PutHistory(ctx, rec)
@@ -213,7 +208,7 @@ func (c *Conn) History(ctx context.Context, since, now time.Time) ([]HistoryMinu
 	if err != nil {
 		return nil, err
 	}
-	step := c.historyMinute()
+	step := c.HistoryStep()
 	first, end := since.Truncate(step), now.Truncate(step)
 	var out []HistoryMinute
 	var keys []string
