@@ -2,10 +2,12 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/qctl/qctl/config"
 	"github.com/qctl/qctl/failed"
+	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/migrations"
 	"github.com/qctl/qctl/worker"
 )
@@ -36,11 +38,19 @@ type FailedLogger interface {
 
 // FailedLogger opens the failed store for a worker. With lazy, the store is opened only when a
 // job fails (a `listen` child should not pay a database connection for a store it rarely needs).
-// When the config discards failed jobs it returns a logger that drops them.
+// A store on SQLite is always opened that way, after checking its directory: it creates its own
+// table, so opening it early would find nothing more, and a worker whose queue is on another
+// backend then never loads the SQLite engine at all (about 2 MB of a worker's memory) unless a
+// job fails. When the config discards failed jobs it returns a logger that drops them.
 func (m *Manager) FailedLogger(ctx context.Context, lazy bool) (FailedLogger, error) {
-	switch {
+	switch f := m.cfg.Failed; {
 	case m.FailedDiscarded():
 		return discard{}, nil
+	case f.Dialect == config.DialectSQLite:
+		if err := sqldb.CheckSQLiteDir(f.DSN); err != nil {
+			return nil, fmt.Errorf("failed-job store: %w", err)
+		}
+		return &lazyFailed{open: m.OpenFailed}, nil
 	case lazy:
 		return &lazyFailed{open: m.OpenFailed}, nil
 	}

@@ -88,11 +88,8 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	switch dialect {
 	case SQLite:
 		where = SQLitePath(dsn)
-		// SQLite reports a missing directory as "unable to open database file: out of memory".
-		if dir := filepath.Dir(where); where != "" && !strings.HasPrefix(where, "file:") && !strings.HasPrefix(where, ":memory:") {
-			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
-				return nil, unavailable(dialect, where, fmt.Errorf("the directory %s does not exist (qctl creates the database file, not its directory)", dir))
-			}
+		if err := CheckSQLiteDir(dsn); err != nil {
+			return nil, unavailable(dialect, where, err)
 		}
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
 		if err == nil {
@@ -219,6 +216,21 @@ func refused(err error) bool {
 		return !IsConnectionError(myErr)
 	}
 	return false
+}
+
+// CheckSQLiteDir checks, without opening the database, that the directory of an SQLite dsn's
+// file exists: SQLite would report a missing one as "unable to open database file: out of
+// memory".
+func CheckSQLiteDir(dsn string) error {
+	where := SQLitePath(dsn)
+	if where == "" || strings.HasPrefix(where, "file:") || strings.HasPrefix(where, ":memory:") {
+		return nil
+	}
+	dir := filepath.Dir(where)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the directory %s does not exist (qctl creates the database file, not its directory)", dir)
+	}
+	return nil
 }
 
 // SQLitePath returns the file part of an SQLite dsn.
