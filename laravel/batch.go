@@ -10,34 +10,39 @@ import (
 )
 
 // batchOf returns the batch of a job that uses Laravel's Batchable trait (its batchId
-// property), or nil when it has none, no batches table was given, or the row is gone (then
-// Batchable::batch() is null and Laravel records nothing either).
-func (d *Duties) batchOf(ctx context.Context, command *jobs.SerializedObject) (*Batch, error) {
-	if d.opts.Batches == nil {
-		return nil, nil
+// property) and the table it was read from, or a nil batch when it has none, no batches table
+// was given, or the row is gone (then Batchable::batch() is null and Laravel records nothing
+// either).
+func (d *Duties) batchOf(ctx context.Context, command *jobs.SerializedObject) (*Batch, *Batches, error) {
+	if d.opts.OpenBatches == nil {
+		return nil, nil, nil
 	}
 	v, ok := command.Get("batchId")
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	id, ok := v.String()
 	if !ok || id == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	b, err := d.opts.Batches.Find(ctx, id)
+	store, err := d.batchStore(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading batch %s of %s: %w", id, command.Class, err)
+	}
+	b, err := store.Find(ctx, id)
 	if errors.Is(err, ErrBatchNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading batch %s of %s: %w", id, command.Class, err)
+		return nil, nil, fmt.Errorf("reading batch %s of %s: %w", id, command.Class, err)
 	}
-	return b, nil
+	return b, store, nil
 }
 
 // skipCancelled skips a job whose batch was cancelled, as a batched job's handler does when
 // $this->batch()->cancelled(); the job then counts as done in its batch.
 func (d *Duties) skipCancelled(ctx context.Context, command *jobs.SerializedObject) error {
-	b, err := d.batchOf(ctx, command)
+	b, _, err := d.batchOf(ctx, command)
 	if err != nil || b == nil || !b.Cancelled() {
 		return err
 	}
@@ -47,11 +52,11 @@ func (d *Duties) skipCancelled(ctx context.Context, command *jobs.SerializedObje
 // recordBatchSuccess is CallQueuedHandler::ensureSuccessfulBatchJobIsRecorded. The batch's then
 // and finally callbacks are PHP closures; qctl leaves them unrun.
 func (d *Duties) recordBatchSuccess(ctx context.Context, job *jobs.Job, command *jobs.SerializedObject) error {
-	b, err := d.batchOf(ctx, command)
+	b, store, err := d.batchOf(ctx, command)
 	if err != nil || b == nil {
 		return err
 	}
-	if _, _, err := d.opts.Batches.recordSuccess(ctx, b.ID, job.Payload.UUID); err != nil {
+	if _, _, err := store.recordSuccess(ctx, b.ID, job.Payload.UUID); err != nil {
 		return fmt.Errorf("recording %s in batch %s: %w", command.Class, b.ID, err)
 	}
 	return nil
@@ -60,14 +65,14 @@ func (d *Duties) recordBatchSuccess(ctx context.Context, job *jobs.Job, command 
 // recordBatchFailure is CallQueuedHandler::ensureFailedBatchJobIsRecorded. It returns notes for
 // the failed record: the catch and finally callbacks Laravel would have run at this point.
 func (d *Duties) recordBatchFailure(ctx context.Context, job *jobs.Job, command *jobs.SerializedObject) []string {
-	b, err := d.batchOf(ctx, command)
+	b, store, err := d.batchOf(ctx, command)
 	if err != nil {
 		return []string{"qctl: " + err.Error()}
 	}
 	if b == nil {
 		return nil
 	}
-	c, err := d.opts.Batches.recordFailure(ctx, b, job.Payload.UUID)
+	c, err := store.recordFailure(ctx, b, job.Payload.UUID)
 	if err != nil {
 		return []string{fmt.Sprintf("qctl: recording the failure in batch %s: %v", b.ID, err)}
 	}

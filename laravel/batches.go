@@ -74,14 +74,26 @@ type Batches struct {
 	now     func() time.Time
 }
 
+// CheckBatchesTable checks the name of a job_batches table ("" for "job_batches") without
+// connecting, for a worker that opens the table only when a batched job comes.
+func CheckBatchesTable(table string) error {
+	if table == "" {
+		return nil
+	}
+	if err := sqldb.CheckTable(table); err != nil {
+		return fmt.Errorf("batches_table: %w", err)
+	}
+	return nil
+}
+
 // OpenBatches connects to the database of the job_batches table called table ("" for
 // "job_batches"). Close closes it.
 func OpenBatches(ctx context.Context, dialect, dsn, table string) (*Batches, error) {
 	if table == "" {
 		table = "job_batches"
 	}
-	if err := sqldb.CheckTable(table); err != nil {
-		return nil, fmt.Errorf("batches_table: %w", err)
+	if err := CheckBatchesTable(table); err != nil {
+		return nil, err
 	}
 	gdb, err := sqldb.Open(ctx, dialect, dsn)
 	if err != nil {

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qctl/qctl/connectors"
 	"github.com/qctl/qctl/connectors/connectortest"
+	"github.com/qctl/qctl/connectors/nullqueue"
 	"github.com/qctl/qctl/internal/sqldb"
+	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/migrations"
 )
 
@@ -109,5 +112,60 @@ func TestBatchFailureCancelsAndPrune(t *testing.T) {
 	}
 	if _, err := r.Find(ctx, "live"); err != nil {
 		t.Errorf("the recent batch was pruned: %v", err)
+	}
+}
+
+// TestBatchesTableOpensOnTheFirstBatchedJob: a worker opens the job_batches table only when a job
+// of a batch comes, and then once; a job without a batchId never opens it.
+func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
+	r := openTestBatches(t, sqldb.SQLite)
+	ctx := context.Background()
+	insertBatch(t, r, "b-1", 2, sql.NullInt64{})
+	opened := 0
+	d := New(Options{
+		Open: func(context.Context, string) (connectors.Queue, string, error) {
+			return nullqueue.New(), "default", nil // keeps no unique locks
+		},
+		OpenBatches: func(context.Context) (*Batches, error) { opened++; return r, nil },
+	})
+	job := func(props string) *jobs.Job {
+		t.Helper()
+		class := `App\Jobs\Step`
+		raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := jobs.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
+	}
+	plain := job(`0:{}`)
+	for range 3 {
+		if err := d.Before(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Succeeded(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened != 0 {
+		t.Fatalf("jobs of no batch opened the batches table %d times", opened)
+	}
+	batched := job(`1:{s:7:"batchId";s:3:"b-1";}`)
+	for range 2 {
+		if err := d.Before(ctx, batched); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Succeeded(ctx, batched); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened != 1 {
+		t.Fatalf("two batched jobs opened the batches table %d times, want once", opened)
+	}
+	if b, err := r.Find(ctx, "b-1"); err != nil || b.PendingJobs != 0 {
+		t.Fatalf("batch after its two jobs: %+v, %v; want 0 pending", b, err)
 	}
 }

@@ -36,8 +36,10 @@ type Options struct {
 	// UntilProcessing names the classes that implement ShouldBeUniqueUntilProcessing, whose lock
 	// is released before the job runs rather than after; the payload does not say so.
 	UntilProcessing map[string]bool
-	// Batches is the job_batches table, which Close closes; nil leaves batches to PHP.
-	Batches *Batches
+	// OpenBatches opens the job_batches table; nil leaves batches to PHP. It is called on the
+	// first job that belongs to a batch, so a worker whose jobs never do opens no database for
+	// it; Close closes what it opened.
+	OpenBatches func(ctx context.Context) (*Batches, error)
 }
 
 // Duties are Laravel's after-run duties for one worker. Safe for concurrent jobs; Close closes
@@ -47,6 +49,9 @@ type Duties struct {
 
 	mu     sync.Mutex
 	queues map[string]openQueue // by connection name as the job named it
+
+	batchMu sync.Mutex
+	batches *Batches // opened by the first batched job
 }
 
 // openQueue is a connection Duties opened to dispatch to.
@@ -60,20 +65,36 @@ func New(o Options) *Duties {
 	return &Duties{opts: o, queues: map[string]openQueue{}}
 }
 
-// Close closes the connections opened for dispatching.
+// Close closes the connections opened for dispatching and the job_batches table.
 func (d *Duties) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var errs []error
+	d.mu.Lock()
 	for name, c := range d.queues {
 		errs = append(errs, c.q.Close())
 		delete(d.queues, name)
 	}
-	if d.opts.Batches != nil {
-		errs = append(errs, d.opts.Batches.Close())
-		d.opts.Batches = nil
+	d.mu.Unlock()
+	d.batchMu.Lock()
+	if d.batches != nil {
+		errs = append(errs, d.batches.Close())
+		d.batches = nil
 	}
+	d.batchMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// batchStore returns the job_batches table, opening it on first use.
+func (d *Duties) batchStore(ctx context.Context) (*Batches, error) {
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	if d.batches == nil {
+		b, err := d.opts.OpenBatches(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.batches = b
+	}
+	return d.batches, nil
 }
 
 // queue returns the connection called name ("" for the default one), opening it on first use.

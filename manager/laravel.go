@@ -32,10 +32,10 @@ func (m *Manager) Duties(ctx context.Context) (*laravel.Duties, error) {
 		o.Key = &key
 	}
 	if f := m.cfg.Failed; f.Driver == config.DriverDatabase && f.UUIDs {
-		var err error
-		if o.Batches, err = m.OpenBatches(ctx); err != nil {
-			return nil, err
+		if err := laravel.CheckBatchesTable(f.BatchesTable); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
+		o.OpenBatches = m.OpenBatches // on the first batched job: most workers never run one
 	}
 	return laravel.New(o), nil
 }
