@@ -1,20 +1,25 @@
 // Package metrics exposes a worker's Prometheus metrics: job counters and durations fed by a
 // worker.Reporter wrapper (the worker itself knows nothing of Prometheus), queue depth and
 // oldest-job age sampled from a connectors.Inspector, the worker's state, and a /healthz that
-// answers 200 while the worker runs.
+// answers 200 while the worker runs. The series are kept by github.com/VictoriaMetrics/metrics,
+// not prometheus/client_golang, whose protobuf and procfs dependencies cost every qctl process
+// about 1.7 MB of resident memory at start.
 //
-// Lifecycle: New builds the collectors; Reporter wraps the worker's reporter; Server.Start binds
+// Lifecycle: New builds the metrics; Reporter wraps the worker's reporter; Server.Start binds
 // the address (so a taken port fails before the worker starts) and serves in the background;
 // Server.Stop shuts the server and the sampler down and waits for them. Stop is safe twice and
 // before Start.
 package metrics
 
 import (
+	"bytes"
+	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/qctl/qctl/worker"
 )
@@ -28,18 +33,29 @@ var States = []string{"starting", "running", "paused", "stopping", "stopped"}
 // durationBuckets span a no-op Go handler (a millisecond) to a five-minute exec job, in seconds.
 var durationBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
-// Metrics holds one worker's collectors in a registry of its own, so tests and several workers in
-// one process never collide in Prometheus's global registry.
-type Metrics struct {
-	registry *prometheus.Registry
+// help is the # HELP text of each qctl family. The library writes "# HELP name" with no text, so
+// WritePrometheus adds it.
+var help = map[string]string{
+	Namespace + "_jobs_processed_total":           "Jobs whose handler succeeded (then deleted).",
+	Namespace + "_jobs_failed_total":              "Jobs moved to the failed store.",
+	Namespace + "_jobs_released_total":            "Jobs released back onto their queue to run again.",
+	Namespace + "_job_duration_seconds":           "How long jobs ran, from pop to their outcome (processed, failed or released).",
+	Namespace + "_worker_errors_total":            "Errors the worker survived (backend unreachable, a delete or release that failed).",
+	Namespace + "_queue_jobs":                     "Jobs on the queue by state (ready, delayed, reserved, buried), as last sampled.",
+	Namespace + "_queue_oldest_ready_age_seconds": "How long the oldest ready job has been waiting (0 when none is), as last sampled.",
+	Namespace + "_queue_samples_total":            "Queue depth samples taken, by result (ok or error).",
+	Namespace + "_worker_state":                   "1 for the state the worker is in (starting, running, paused, stopping, stopped), else 0.",
+}
 
-	processed, failed, released *prometheus.CounterVec   // labels queue, job
-	duration                    *prometheus.HistogramVec // labels queue, job, outcome
-	errors                      prometheus.Counter
-	depth                       *prometheus.GaugeVec // labels queue, state
-	oldest                      *prometheus.GaugeVec // label queue
-	samples                     *prometheus.CounterVec
-	state                       *prometheus.GaugeVec // label state
+// Metrics holds one worker's series in a set of its own (never the library's default set), so
+// tests and several workers in one process never collide. A series is named with its labels, as
+// the library wants: see series.
+type Metrics struct {
+	set                *vm.Set
+	connection, worker string // the constant labels
+
+	errors *vm.Counter
+	state  map[string]*vm.Gauge // by state; written only under mu
 
 	mu      sync.Mutex // guards current
 	current string     // the state gauge that is 1
@@ -56,53 +72,64 @@ const OtherJob = "(other)"
 // worker from 39 MB past its memory limit). Call it before the worker starts.
 func (m *Metrics) LimitJobs(known func(job string) bool) { m.known = known }
 
-// New returns the metrics of a worker on connection, named worker (both become constant labels),
-// with Go runtime and process metrics registered beside them.
+// New returns the metrics of a worker on connection, named worker (both become constant labels).
+// WritePrometheus adds Go runtime and process metrics beside them.
 func New(connection, workerName string) *Metrics {
-	labels := prometheus.Labels{"connection": connection, "worker": workerName}
-	counter := func(name, help string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: name, Help: help, ConstLabels: labels,
-		}, []string{"queue", "job"})
+	// # TYPE lines are a switch of the whole library; every set in the process gets them.
+	vm.ExposeMetadata(true)
+	m := &Metrics{set: vm.NewSet(), connection: connection, worker: workerName, state: map[string]*vm.Gauge{}}
+	m.errors = m.set.NewCounter(m.series("worker_errors_total"))
+	for _, s := range States {
+		m.state[s] = m.set.NewGauge(m.series("worker_state", "state", s), nil)
 	}
-	m := &Metrics{
-		registry:  prometheus.NewRegistry(),
-		processed: counter("jobs_processed_total", "Jobs whose handler succeeded (then deleted)."),
-		failed:    counter("jobs_failed_total", "Jobs moved to the failed store."),
-		released:  counter("jobs_released_total", "Jobs released back onto their queue to run again."),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Name: "job_duration_seconds", ConstLabels: labels, Buckets: durationBuckets,
-			Help: "How long jobs ran, from pop to their outcome (processed, failed or released).",
-		}, []string{"queue", "job", "outcome"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "worker_errors_total", ConstLabels: labels,
-			Help: "Errors the worker survived (backend unreachable, a delete or release that failed).",
-		}),
-		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "queue_jobs", ConstLabels: labels,
-			Help: "Jobs on the queue by state (ready, delayed, reserved, buried), as last sampled.",
-		}, []string{"queue", "state"}),
-		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "queue_oldest_ready_age_seconds", ConstLabels: labels,
-			Help: "How long the oldest ready job has been waiting (0 when none is), as last sampled.",
-		}, []string{"queue"}),
-		samples: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "queue_samples_total", ConstLabels: labels,
-			Help: "Queue depth samples taken, by result (ok or error).",
-		}, []string{"result"}),
-		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "worker_state", ConstLabels: labels,
-			Help: "1 for the state the worker is in (starting, running, paused, stopping, stopped), else 0.",
-		}, []string{"state"}),
-	}
-	m.registry.MustRegister(m.processed, m.failed, m.released, m.duration, m.errors, m.depth, m.oldest,
-		m.samples, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.setState("starting")
 	return m
 }
 
-// Registry is where the collectors live, for serving them or reading them in tests.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+// series returns the library's name of one series: qctl_name{labels}, with the constant labels
+// added, labels sorted by name (as client_golang wrote them) and every value escaped for the text
+// format. kv alternates label names and values.
+func (m *Metrics) series(name string, kv ...string) string {
+	labels := [][2]string{{"connection", m.connection}, {"worker", m.worker}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		labels = append(labels, [2]string{kv[i], kv[i+1]})
+	}
+	slices.SortFunc(labels, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	var b strings.Builder
+	b.WriteString(Namespace + "_" + name + "{")
+	for i, l := range labels {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l[0] + `="`)
+		escape.WriteString(&b, strings.ToValidUTF8(l[1], "\uFFFD"))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// escape escapes a label value as the text format wants: backslash, double quote and newline.
+var escape = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// WritePrometheus writes every series of m, then the Go runtime and process metrics, in the
+// Prometheus text format with # HELP and # TYPE lines.
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	vm.WriteProcessMetrics(&b)
+	vm.WriteFDMetrics(&b)
+	out := b.Bytes()
+	for len(out) > 0 {
+		line, rest, _ := bytes.Cut(out, []byte("\n"))
+		out = rest
+		if name, ok := bytes.CutPrefix(line, []byte("# HELP ")); ok && help[string(name)] != "" {
+			line = append(line[:len(line):len(line)], " "+help[string(name)]...)
+		}
+		w.Write(line)
+		io.WriteString(w, "\n")
+	}
+}
 
 // Reporter returns a reporter that counts every event into m and then passes it to next (nil
 // discards it). It is safe for the several goroutines a worker reports from.
@@ -125,14 +152,11 @@ func (m *Metrics) observe(e worker.Event) {
 	}
 	switch e.Type {
 	case worker.EventProcessed:
-		m.processed.WithLabelValues(e.Queue, job).Inc()
-		m.duration.WithLabelValues(e.Queue, job, "processed").Observe(e.Duration.Seconds())
+		m.done("processed", e.Queue, job, e.Duration)
 	case worker.EventFailed:
-		m.failed.WithLabelValues(e.Queue, job).Inc()
-		m.duration.WithLabelValues(e.Queue, job, "failed").Observe(e.Duration.Seconds())
+		m.done("failed", e.Queue, job, e.Duration)
 	case worker.EventReleased:
-		m.released.WithLabelValues(e.Queue, job).Inc()
-		m.duration.WithLabelValues(e.Queue, job, "released").Observe(e.Duration.Seconds())
+		m.done("released", e.Queue, job, e.Duration)
 	case worker.EventError:
 		m.errors.Inc()
 	case worker.EventStarting, worker.EventResumed:
@@ -146,6 +170,13 @@ func (m *Metrics) observe(e worker.Event) {
 	}
 }
 
+// done counts one job that ended in outcome (processed, failed or released) after d.
+func (m *Metrics) done(outcome, queue, job string, d time.Duration) {
+	m.set.GetOrCreateCounter(m.series("jobs_"+outcome+"_total", "queue", queue, "job", job)).Inc()
+	m.set.GetOrCreatePrometheusHistogramExt(m.series("job_duration_seconds", "queue", queue, "job", job, "outcome", outcome),
+		durationBuckets).Update(d.Seconds())
+}
+
 // setState makes state the one worker_state series at 1.
 func (m *Metrics) setState(state string) {
 	m.mu.Lock()
@@ -154,12 +185,12 @@ func (m *Metrics) setState(state string) {
 		return // a late pause or resume does not bring a stopping worker back
 	}
 	m.current = state
-	for _, s := range States {
+	for s, g := range m.state {
 		v := 0.0
 		if s == state {
 			v = 1
 		}
-		m.state.WithLabelValues(s).Set(v)
+		g.Set(v)
 	}
 }
 
@@ -182,11 +213,16 @@ func (m *Metrics) Running() bool {
 // setDepth records one queue's sampled counts; now is the sampler's clock.
 func (m *Metrics) setDepth(queue string, ready, delayed, reserved, buried int64, oldest, now time.Time) {
 	for state, n := range map[string]int64{"ready": ready, "delayed": delayed, "reserved": reserved, "buried": buried} {
-		m.depth.WithLabelValues(queue, state).Set(float64(n))
+		m.set.GetOrCreateGauge(m.series("queue_jobs", "queue", queue, "state", state), nil).Set(float64(n))
 	}
 	age := 0.0
 	if !oldest.IsZero() && ready > 0 {
 		age = max(now.Sub(oldest).Seconds(), 0)
 	}
-	m.oldest.WithLabelValues(queue).Set(age)
+	m.set.GetOrCreateGauge(m.series("queue_oldest_ready_age_seconds", "queue", queue), nil).Set(age)
+}
+
+// sampled counts one queue depth sample that ended in result (ok or error).
+func (m *Metrics) sampled(result string) {
+	m.set.GetOrCreateCounter(m.series("queue_samples_total", "result", result)).Inc()
 }

@@ -1,8 +1,8 @@
 package metrics
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,33 +32,147 @@ func scrape(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// value returns the sample of the series whose name is name and whose labels include every
-// fragment (like `job="A"`), or -1 when there is none.
-func value(body, name string, fragments ...string) float64 {
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(nil, 1<<20)
+// sample is one series of a scrape and its value.
+type sample struct {
+	name   string
+	labels map[string]string // values unescaped
+	value  float64
+}
+
+// exposition is a /metrics body, parsed.
+type exposition struct {
+	samples     []sample
+	types, help map[string]string // by family
+}
+
+// parse reads body as the Prometheus text format, strictly: every line is a # HELP or # TYPE
+// comment or a sample, label values may escape only backslash, double quote and newline, and a
+// sample's labels end with '}' on its own line (so a raw newline in a value fails the parse).
+func parse(body string) (exposition, error) {
+	e := exposition{types: map[string]string{}, help: map[string]string{}}
+	for _, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name, text, _ := strings.Cut(rest, " ")
+			e.help[name] = text
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, typ, _ := strings.Cut(rest, " ")
+			e.types[name] = typ
+			continue
+		}
+		s, err := parseSample(line)
+		if err != nil {
+			return e, fmt.Errorf("line %q: %w", line, err)
+		}
+		e.samples = append(e.samples, s)
+	}
+	return e, nil
+}
+
+// parseSample reads one sample line: name, optional {labels}, a space and a value.
+func parseSample(line string) (sample, error) {
+	s := sample{labels: map[string]string{}}
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return s, errors.New("no name")
+	}
+	s.name, line = line[:i], line[i:]
+	if line[0] == '{' {
+		line = line[1:]
+		for {
+			line = strings.TrimLeft(line, " ")
+			if rest, ok := strings.CutPrefix(line, "}"); ok {
+				line = rest
+				break
+			}
+			key, rest, ok := strings.Cut(line, `="`)
+			if !ok || key == "" {
+				return s, errors.New("label without =\"")
+			}
+			var v strings.Builder
+			for line = rest; ; {
+				if line == "" {
+					return s, fmt.Errorf("label %s: no closing quote", key)
+				}
+				c := line[0]
+				line = line[1:]
+				if c == '"' {
+					break
+				}
+				if c == '\\' {
+					if line == "" {
+						return s, errors.New("backslash at end of line")
+					}
+					switch line[0] {
+					case '\\', '"':
+						c = line[0]
+					case 'n':
+						c = '\n'
+					default:
+						return s, fmt.Errorf("label %s: bad escape \\%c", key, line[0])
+					}
+					line = line[1:]
+				}
+				v.WriteByte(c)
+			}
+			s.labels[key] = v.String()
+			line = strings.TrimPrefix(line, ",")
+		}
+	}
+	v, ok := strings.CutPrefix(line, " ")
+	if !ok {
+		return s, errors.New("no space before the value")
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return s, err
+	}
+	s.value = f
+	return s, nil
+}
+
+// scrapeMetrics GETs base/metrics and parses it, failing the test on a malformed line.
+func scrapeMetrics(t *testing.T, base string) exposition {
+	t.Helper()
+	code, body := scrape(t, base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", code)
+	}
+	e, err := parse(body)
+	if err != nil {
+		t.Fatalf("/metrics is not valid text format: %v\n%s", err, body)
+	}
+	return e
+}
+
+// value returns the sample of the series named name whose labels include every name and value
+// of kv (alternating), or -1 when there is none.
+func (e exposition) value(name string, kv ...string) float64 {
 next:
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+	for _, s := range e.samples {
+		if s.name != name {
 			continue
 		}
-		series, v, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		for _, f := range fragments {
-			if !strings.Contains(series, f) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if v, ok := s.labels[kv[i]]; !ok || v != kv[i+1] {
 				continue next
 			}
 		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return -1
-		}
-		return f
+		return s.value
 	}
 	return -1
+}
+
+// sumBy adds up the samples named name by the value of their label.
+func (e exposition) sumBy(name, label string) map[string]float64 {
+	got := map[string]float64{}
+	for _, s := range e.samples {
+		if s.name == name {
+			got[s.labels[label]] += s.value
+		}
+	}
+	return got
 }
 
 func TestReporterCountsEventsAndPassesThemOn(t *testing.T) {
@@ -87,27 +201,64 @@ func TestReporterCountsEventsAndPassesThemOn(t *testing.T) {
 	report(worker.Event{Type: worker.EventError, Error: "backend down"})
 	report(worker.Event{Type: worker.EventPaused})
 
-	_, body := scrape(t, base+"/metrics")
+	e := scrapeMetrics(t, base)
 	for _, c := range []struct {
-		name      string
-		fragments []string
-		want      float64
+		name string
+		kv   []string
+		want float64
 	}{
-		{"qctl_jobs_processed_total", []string{`job="SendEmail"`, `queue="mail"`, `connection="database"`, `worker="w1"`}, 3},
-		{"qctl_jobs_released_total", []string{`job="SendEmail"`}, 1},
-		{"qctl_jobs_failed_total", []string{`job="Resize"`}, 1},
-		{"qctl_job_duration_seconds_count", []string{`job="SendEmail"`, `outcome="processed"`}, 3},
-		{"qctl_job_duration_seconds_sum", []string{`job="SendEmail"`, `outcome="released"`}, 1},
-		{"qctl_worker_errors_total", nil, 1},
-		{"qctl_worker_state", []string{`state="paused"`}, 1},
-		{"qctl_worker_state", []string{`state="running"`}, 0},
+		{"qctl_jobs_processed_total", []string{"job", "SendEmail", "queue", "mail", "connection", "database", "worker", "w1"}, 3},
+		{"qctl_jobs_released_total", []string{"job", "SendEmail"}, 1},
+		{"qctl_jobs_failed_total", []string{"job", "Resize"}, 1},
+		{"qctl_job_duration_seconds_count", []string{"job", "SendEmail", "outcome", "processed"}, 3},
+		{"qctl_job_duration_seconds_sum", []string{"job", "SendEmail", "outcome", "released"}, 1},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "processed", "le", "0.01"}, 0},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "processed", "le", "0.025"}, 3},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "processed", "le", "+Inf"}, 3},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "released", "le", "0.5"}, 0},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "released", "le", "1"}, 1},
+		{"qctl_job_duration_seconds_bucket", []string{"outcome", "failed", "le", "0.001"}, 1},
+		{"qctl_worker_errors_total", []string{"connection", "database", "worker", "w1"}, 1},
+		{"qctl_worker_state", []string{"state", "paused"}, 1},
+		{"qctl_worker_state", []string{"state", "running"}, 0},
 	} {
-		if got := value(body, c.name, c.fragments...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.fragments, got, c.want)
+		if got := e.value(c.name, c.kv...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.kv, got, c.want)
 		}
 	}
-	if !strings.Contains(body, "go_goroutines") {
-		t.Error("/metrics has no Go runtime metrics")
+	// Every bucket of durationBuckets, then +Inf, on each histogram series.
+	var les []string
+	for _, s := range e.samples {
+		if s.name == "qctl_job_duration_seconds_bucket" && s.labels["outcome"] == "released" {
+			les = append(les, s.labels["le"])
+		}
+	}
+	var want []string
+	for _, b := range durationBuckets {
+		want = append(want, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	if want = append(want, "+Inf"); strings.Join(les, " ") != strings.Join(want, " ") {
+		t.Errorf("le of the released histogram = %v, want %v", les, want)
+	}
+	if states := e.sumBy("qctl_worker_state", "state"); len(states) != len(States) || states["paused"] != 1 {
+		t.Errorf("qctl_worker_state = %v, want each of %v with paused the one at 1", states, States)
+	}
+	for family, typ := range map[string]string{
+		"qctl_jobs_processed_total": "counter", "qctl_jobs_failed_total": "counter", "qctl_jobs_released_total": "counter",
+		"qctl_job_duration_seconds": "histogram", "qctl_worker_errors_total": "counter", "qctl_worker_state": "gauge",
+		"go_goroutines": "gauge", "process_resident_memory_bytes": "gauge",
+	} {
+		if e.types[family] != typ {
+			t.Errorf("# TYPE %s = %q, want %s", family, e.types[family], typ)
+		}
+		if strings.HasPrefix(family, "qctl_") && e.help[family] != help[family] {
+			t.Errorf("# HELP %s = %q, want %q", family, e.help[family], help[family])
+		}
+	}
+	for _, s := range e.samples {
+		if strings.HasPrefix(s.name, "qctl_") && (s.labels["connection"] != "database" || s.labels["worker"] != "w1") {
+			t.Errorf("%s%v lacks the constant labels connection and worker", s.name, s.labels)
+		}
 	}
 
 	report(worker.Event{Type: worker.EventStopping})
@@ -147,30 +298,34 @@ func TestServerSamplesQueueDepth(t *testing.T) {
 	defer s.Stop()
 
 	// The first sample is taken as the server starts; wait for it to land.
-	var body string
-	for deadline := time.Now().Add(10 * time.Second); value(body, "qctl_queue_samples_total", `result="ok"`) < 2; time.Sleep(10 * time.Millisecond) {
+	base := "http://" + s.Addr()
+	var e exposition
+	for deadline := time.Now().Add(10 * time.Second); e.value("qctl_queue_samples_total", "result", "ok") < 2; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no queue sample within 10s:\n%s", body)
+			t.Fatalf("no queue sample within 10s:\n%v", e.samples)
 		}
-		_, body = scrape(t, "http://"+s.Addr()+"/metrics")
+		e = scrapeMetrics(t, base)
 	}
-	// A scrape gathers collectors concurrently, so the one that saw the count may have read the
-	// gauges a moment earlier: read them again, now that they are certainly set.
-	_, body = scrape(t, "http://"+s.Addr()+"/metrics")
+	// A scrape writes the gauges before the count (families go by name), so the one that saw the
+	// count may have read the gauges a moment earlier: read them again, now that they are set.
+	e = scrapeMetrics(t, base)
 	for _, c := range []struct {
-		fragments []string
-		want      float64
+		queue, state string
+		want         float64
 	}{
-		{[]string{`queue="mail"`, `state="ready"`}, 2},
-		{[]string{`queue="mail"`, `state="delayed"`}, 1},
-		{[]string{`queue="mail"`, `state="reserved"`}, 0},
-		{[]string{`queue="empty"`, `state="ready"`}, 0},
+		{"mail", "ready", 2},
+		{"mail", "delayed", 1},
+		{"mail", "reserved", 0},
+		{"empty", "ready", 0},
 	} {
-		if got := value(body, "qctl_queue_jobs", c.fragments...); got != c.want {
-			t.Errorf("qctl_queue_jobs%v = %v, want %v\n%s", c.fragments, got, c.want, body)
+		if got := e.value("qctl_queue_jobs", "queue", c.queue, "state", c.state); got != c.want {
+			t.Errorf("qctl_queue_jobs{queue=%s,state=%s} = %v, want %v", c.queue, c.state, got, c.want)
 		}
 	}
-	if age := value(body, "qctl_queue_oldest_ready_age_seconds", `queue="mail"`); age < 0 || age > 60 {
+	if e.types["qctl_queue_jobs"] != "gauge" || e.types["qctl_queue_samples_total"] != "counter" {
+		t.Errorf("# TYPE of qctl_queue_jobs and qctl_queue_samples_total = %q, %q", e.types["qctl_queue_jobs"], e.types["qctl_queue_samples_total"])
+	}
+	if age := e.value("qctl_queue_oldest_ready_age_seconds", "queue", "mail"); age < 0 || age > 60 {
 		t.Errorf("oldest ready age of mail = %v, want a few seconds at most", age)
 	}
 }
@@ -218,28 +373,42 @@ func TestJobLabelsAreBoundedToHandledNames(t *testing.T) {
 		report(worker.Event{Type: worker.EventFailed, Queue: "mail", Job: fmt.Sprintf("Forged%d", i)})
 	}
 	report(worker.Event{Type: worker.EventProcessed, Queue: "mail", Job: "SendEmail"})
-	families, err := m.Registry().Gather()
-	if err != nil {
+	s := NewServer(m, ServerOptions{Addr: "127.0.0.1:0"})
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range families {
-		if f.GetName() != "qctl_jobs_processed_total" && f.GetName() != "qctl_job_duration_seconds" {
-			continue
-		}
-		got := map[string]float64{}
-		for _, metric := range f.GetMetric() {
-			for _, l := range metric.GetLabel() {
-				if l.GetName() == "job" {
-					got[l.GetValue()] += metric.GetCounter().GetValue() + float64(metric.GetHistogram().GetSampleCount())
-				}
-			}
-		}
+	defer s.Stop()
+	e := scrapeMetrics(t, "http://"+s.Addr())
+	for _, name := range []string{"qctl_jobs_processed_total", "qctl_job_duration_seconds_count"} {
+		got := e.sumBy(name, "job")
 		want := map[string]float64{"SendEmail": 1, OtherJob: 1000}
-		if f.GetName() == "qctl_job_duration_seconds" {
+		if name == "qctl_job_duration_seconds_count" {
 			want[OtherJob] = 2000 // processed and failed
 		}
 		if len(got) != len(want) || got["SendEmail"] != want["SendEmail"] || got[OtherJob] != want[OtherJob] {
-			t.Errorf("%s by job = %v, want %v", f.GetName(), got, want)
+			t.Errorf("%s by job = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// Queue and job names are anyone's choice: a quote, a backslash or a newline in one must still
+// make a valid exposition, with the name read back as it was.
+func TestLabelValuesAreEscaped(t *testing.T) {
+	const queue, job = "a\"b\\c\nd", "Job \"x\"\\\ny"
+	m := New("con\"n", "w\\1")
+	m.LimitJobs(func(string) bool { return true })
+	m.Reporter(nil)(worker.Event{Type: worker.EventProcessed, Queue: queue, Job: job, Duration: time.Millisecond})
+	s := NewServer(m, ServerOptions{Addr: "127.0.0.1:0"})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	e := scrapeMetrics(t, "http://"+s.Addr())
+	kv := []string{"queue", queue, "job", job, "connection", "con\"n", "worker", "w\\1"}
+	if got := e.value("qctl_jobs_processed_total", kv...); got != 1 {
+		t.Errorf("qctl_jobs_processed_total%q = %v, want 1", kv, got)
+	}
+	if got := e.value("qctl_job_duration_seconds_bucket", append(kv, "le", "0.001")...); got != 1 {
+		t.Errorf("qctl_job_duration_seconds_bucket%q = %v, want 1", kv, got)
 	}
 }

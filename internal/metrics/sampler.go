@@ -46,10 +46,10 @@ func (s *sampler) sample(parent context.Context) {
 			return // stopping: not a failure of the backend
 		}
 		if err != nil {
-			s.m.samples.WithLabelValues("error").Inc()
+			s.m.sampled("error")
 			continue
 		}
 		s.m.setDepth(q, st.Ready, st.Delayed, st.Reserved, st.Buried, st.OldestReady, s.now())
-		s.m.samples.WithLabelValues("ok").Inc() // after the gauges, so a count means they are set
+		s.m.sampled("ok") // after the gauges, so a count means they are set
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/qctl/qctl/connectors"
 )
 
@@ -59,7 +57,12 @@ func NewServer(m *Metrics, o ServerOptions) *Server {
 // 200 "ok" while the worker runs (started, not yet stopped) and 503 with its state otherwise.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		// Uncompressed (client_golang gzipped): a gzip writer holds most of a megabyte, a lot
+		// for a worker to pay per scrape for a body of a few tens of kilobytes.
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.m.WritePrometheus(w)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.m.Running() {
