@@ -15,7 +15,7 @@ import (
 )
 
 // deleteRedisKeys removes what a test left on the shared Redis.
-func deleteRedisKeys(t *testing.T, pattern string) {
+func deleteRedisKeys(t testing.TB, pattern string) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
 	ctx := context.Background()
@@ -29,7 +29,7 @@ func deleteRedisKeys(t *testing.T, pattern string) {
 }
 
 // dropTable drops a test's jobs table from the database its connection block names.
-func dropTable(t *testing.T, connection, table string) {
+func dropTable(t testing.TB, connection, table string) {
 	field := func(key string) string {
 		m := regexp.MustCompile(key + ` = "([^"]*)"`).FindStringSubmatch(connection)
 		return m[1]
