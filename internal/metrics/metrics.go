@@ -61,6 +61,8 @@ type Metrics struct {
 	current string     // the state gauge that is 1
 
 	known func(job string) bool // set by LimitJobs; nil keeps every name
+
+	ended sync.Map // outcomeKey -> *outcomeSeries: a job's series are named once, not per job
 }
 
 // OtherJob is the job label of every job whose name has no handler, once LimitJobs is set.
@@ -170,11 +172,29 @@ func (m *Metrics) observe(e worker.Event) {
 	}
 }
 
+// outcomeKey names the series a job's end counts into.
+type outcomeKey struct{ outcome, queue, job string }
+
+// outcomeSeries are the counter and the duration histogram of one outcomeKey.
+type outcomeSeries struct {
+	count    *vm.Counter
+	duration *vm.PrometheusHistogram
+}
+
 // done counts one job that ended in outcome (processed, failed or released) after d.
 func (m *Metrics) done(outcome, queue, job string, d time.Duration) {
-	m.set.GetOrCreateCounter(m.series("jobs_"+outcome+"_total", "queue", queue, "job", job)).Inc()
-	m.set.GetOrCreatePrometheusHistogramExt(m.series("job_duration_seconds", "queue", queue, "job", job, "outcome", outcome),
-		durationBuckets).Update(d.Seconds())
+	k := outcomeKey{outcome, queue, job}
+	v, ok := m.ended.Load(k)
+	if !ok {
+		v, _ = m.ended.LoadOrStore(k, &outcomeSeries{
+			count: m.set.GetOrCreateCounter(m.series("jobs_"+outcome+"_total", "queue", queue, "job", job)),
+			duration: m.set.GetOrCreatePrometheusHistogramExt(m.series("job_duration_seconds", "queue", queue, "job", job, "outcome", outcome),
+				durationBuckets),
+		})
+	}
+	s := v.(*outcomeSeries)
+	s.count.Inc()
+	s.duration.Update(d.Seconds())
 }
 
 // setState makes state the one worker_state series at 1.
