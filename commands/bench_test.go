@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // benchJSON is `qctl bench --json`'s output.
@@ -76,39 +74,16 @@ func TestBenchStatusAndClearOnEveryServer(t *testing.T) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	unique := hex.EncodeToString(b)
-	servers := []struct {
-		name, addr, how, connection string
-		bulk                        bool
-	}{
-		{"Redis", "127.0.0.1:6379", "redis-server --daemonize yes", `driver = "redis"
-addr = "127.0.0.1:6379"
-prefix = "qctl-bench-` + unique + `:"
-block_for = 1`, true},
-		{"beanstalkd", "127.0.0.1:11300", "beanstalkd -l 127.0.0.1 -p 11300 &", `driver = "beanstalkd"
-addr = "127.0.0.1:11300"
-block_for = 1`, true},
-		{"PostgreSQL", "127.0.0.1:5432", "pg_ctlcluster 15 main start", `driver = "database"
-dialect = "postgres"
-dsn = "host=127.0.0.1 user=postgres dbname=test sslmode=disable"
-table = "jobs_bench_` + unique + `"`, true},
-		{"MariaDB", "127.0.0.1:3306", "start-stop-daemon --start --background --exec /usr/sbin/mariadbd", `driver = "database"
-dialect = "mysql"
-dsn = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-table = "jobs_bench_` + unique + `"`, true},
-	}
+	servers := serverBackends("bench", unique, "", true)
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {
-			connectortest.RequireService(t, s.name, s.addr, s.how)
+			s.use(t)
 			e := newEnv(t, "default = \"q\"\n[connections.q]\n"+s.connection+"\n")
-			if s.name == "Redis" {
-				t.Cleanup(func() { deleteRedisKeys(t, "qctl-bench-"+unique+":*") })
-			}
-			if strings.Contains(s.connection, `"database"`) {
+			if s.table != "" {
 				e.ok("migrate")
-				t.Cleanup(func() { dropTable(t, s.connection, "jobs_bench_"+unique) })
 			}
 			out := e.ok("bench", "--mode", "all", "--jobs", "60", "--concurrency", "3", "--rate", "200", "--sleep", "0.01", "--json").stdout
-			checkBench(t, out, 60, s.bulk)
+			checkBench(t, out, 60, true)
 
 			queue := "status-" + unique
 			e.ok("push", "Record", "{}", "--queue", queue)

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/qctl/qctl/connectors/connectortest"
 )
 
 // BenchmarkWorkerPeakRSS measures what the README's Memory section reports: the peak resident
@@ -52,33 +50,14 @@ func BenchmarkWorkerPeakRSS(b *testing.B) {
 	r := make([]byte, 4)
 	_, _ = rand.Read(r)
 	unique := hex.EncodeToString(r)
-	table := "jobs_mem_" + unique
-	backends := []struct {
-		name, addr, how, connection string
-	}{
-		{"sqlite", "", "", `driver = "database"
+	backends := append([]serverBackend{{name: "SQLite", connection: `driver = "database"
 dialect = "sqlite"
-dsn = "queue.db"`},
-		{"postgres", "127.0.0.1:5432", "pg_ctlcluster 15 main start", `driver = "database"
-dialect = "postgres"
-dsn = "host=127.0.0.1 user=postgres dbname=test sslmode=disable"
-table = "` + table + `"`},
-		{"mysql", "127.0.0.1:3306", "start-stop-daemon --start --background --exec /usr/sbin/mariadbd", `driver = "database"
-dialect = "mysql"
-dsn = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-table = "` + table + `"`},
-		{"redis", "127.0.0.1:6379", "redis-server --daemonize yes", `driver = "redis"
-addr = "127.0.0.1:6379"
-prefix = "qctl-mem-` + unique + `:"`},
-		{"beanstalkd", "127.0.0.1:11300", "beanstalkd -l 127.0.0.1 -p 11300 &", `driver = "beanstalkd"
-addr = "127.0.0.1:11300"
-queue = "mem-` + unique + `"`},
-	}
+dsn = "queue.db"`}}, serverBackends("mem", unique, "mem-"+unique, false)...)
 	lines := strings.Repeat(`{"to":"someone@example.com"}`+"\n", 3000)
 	for _, s := range backends {
 		b.Run(s.name, func(b *testing.B) {
 			if s.addr != "" {
-				connectortest.RequireService(b, s.name, s.addr, s.how)
+				s.use(b)
 			}
 			e := newEnv(b, `default = "q"
 [connections.q]
@@ -105,14 +84,8 @@ command = ["sh", "-c", "cat > /dev/null; echo sent"]
 					b.Fatalf("qctl %v: %v\n%s", args, err, out)
 				}
 			}
-			switch {
-			case s.name == "redis":
-				b.Cleanup(func() { deleteRedisKeys(b, "qctl-mem-"+unique+":*") })
-			case strings.Contains(s.connection, `"database"`):
+			if strings.Contains(s.connection, `"database"`) {
 				must("migrate", "q")
-				if s.name != "sqlite" {
-					b.Cleanup(func() { dropTable(b, s.connection, table) })
-				}
 			}
 			for _, state := range []string{"cold", "warm"} {
 				b.Run(state, func(b *testing.B) {
