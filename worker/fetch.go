@@ -26,14 +26,22 @@ func fetchesFor(q connectors.Queue) int {
 	return maxFetches
 }
 
+// fetchRequest asks a fetcher for up to n jobs; taken is loop.taken when it was made.
+type fetchRequest struct {
+	n     int
+	taken uint64
+}
+
 // fetchResult is what a fetch hands back: how many slots it had claimed and how many jobs it
 // started in them.
 type fetchResult struct {
 	claimed, started int
-	took             time.Duration // the fetch's round trips, on the monotonic clock
-	paused           bool          // the worker was paused before the fetch could pop
-	drained          bool          // every queue ran out before the claimed slots were filled
-	err              error
+	taken            uint64 // the request's
+
+	took    time.Duration // the fetch's round trips, on the monotonic clock
+	paused  bool          // the worker was paused before the fetch could pop
+	drained bool          // every queue ran out before the claimed slots were filled
+	err     error
 }
 
 // startFetch claims n free slots for a fetcher to fill. The fetcher pops under the read side of
@@ -46,18 +54,19 @@ func (l *loop) startFetch(n int) {
 	l.fetches++
 	l.fetched = true
 	l.popDue = false
-	l.fetchReq <- n
+	l.fetchReq <- fetchRequest{n: n, taken: l.taken}
 }
 
 // fetcher serves startFetch's requests for the whole Run (maxFetches of them run), so a fetch
 // costs a channel send rather than a new goroutine growing its stack through the connector.
 func (l *loop) fetcher() {
 	w := l.w
-	for n := range l.fetchReq {
+	for req := range l.fetchReq {
+		n := req.n
 		w.mu.RLock()
 		if w.paused {
 			w.mu.RUnlock()
-			l.fetchDone <- fetchResult{claimed: n, paused: true}
+			l.fetchDone <- fetchResult{claimed: n, taken: req.taken, paused: true}
 			continue
 		}
 		start := time.Now()
@@ -68,7 +77,7 @@ func (l *loop) fetcher() {
 			l.starts <- r
 		}
 		w.mu.RUnlock()
-		l.fetchDone <- fetchResult{claimed: n, started: len(got), drained: len(got) < n, err: err, took: took}
+		l.fetchDone <- fetchResult{claimed: n, started: len(got), drained: len(got) < n, err: err, took: took, taken: req.taken}
 	}
 }
 
@@ -96,6 +105,7 @@ func (l *loop) takeFetch(f fetchResult) {
 	// loop waits rather than pop again (see fetch).
 	if !f.paused && (f.started == 0 || f.drained && l.shortBatchEmpties) {
 		l.empty = true
+		l.emptyAfter = max(l.emptyAfter, f.taken)
 	}
 }
 

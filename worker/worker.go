@@ -178,7 +178,7 @@ func (w *Worker) Run(ctx context.Context) (StopReason, error) {
 	l := &loop{
 		w: w, fetchCtx: fetchCtx, jobCtx: jobCtx, started: w.now(),
 		results: make(chan result, w.opts.Concurrency), fetchDone: make(chan fetchResult, maxFetches),
-		starts: make(chan *connectors.Reserved), fetchReq: make(chan int, maxFetches),
+		starts: make(chan *connectors.Reserved), fetchReq: make(chan fetchRequest, maxFetches),
 		maxFetches: fetchesFor(w.queue), waitDone: make(chan error, 1),
 	}
 	l.minBatch = (w.opts.Concurrency + 1) / 2
@@ -229,7 +229,7 @@ type loop struct {
 	started          time.Time
 	results          chan result
 	starts           chan *connectors.Reserved // hands a reserved job to an idle slot goroutine
-	fetchReq         chan int                  // slots a fetch should fill, for a fetcher goroutine
+	fetchReq         chan fetchRequest         // slots a fetch should fill, for a fetcher goroutine
 	fetchDone        chan fetchResult
 	inflight         int // jobs started and not yet taken back
 	claimed          int // slots held by outstanding fetches
@@ -237,6 +237,7 @@ type loop struct {
 	maxFetches       int // how many may be: maxFetches, or 1 (see fetchesFor)
 	gathering            // holds a few free slots back while short jobs are about to free more
 	processed        int
+	taken            uint64     // jobs taken back so far (results booked by take)
 	completer        *completer // deletes finished jobs off the loop's goroutine
 	reason           StopReason
 	restartValue     string
@@ -245,6 +246,7 @@ type loop struct {
 	backingOff       bool   // backOff is waiting: fetch errors are part of the outage it waits out
 	fetched          bool   // a pop was tried: limits checked "after a job" apply from now on
 	empty            bool   // a fetch found every queue empty
+	emptyAfter       uint64 // the latest empty fetch began after this many jobs were taken back
 	fetchErr         error  // the last fetch's error, not yet acted on
 	waiting          bool   // a backend wait runs on a goroutine of its own; it answers on waitDone
 	waitDone         chan error
@@ -296,7 +298,11 @@ func (l *loop) run() StopReason {
 		if l.empty && l.fetches == 0 {
 			l.empty = false
 			if l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once) {
-				l.reason = StopEmpty
+				// Only a pop begun after the last job ended may say so: a job released (or
+				// one that pushed) while an earlier pop found nothing is ready again.
+				if l.emptyAfter == l.taken {
+					l.reason = StopEmpty
+				}
 				continue
 			}
 			if !l.popDue {
@@ -375,6 +381,7 @@ func (l *loop) collect(block bool) {
 func (l *loop) take(r result) {
 	l.inflight--
 	l.processed++
+	l.taken++
 	l.jobTime.add(r.took)
 	if r.outcome == outcomeDone || r.outcome == outcomeFailed {
 		l.completer.add(r.job)
