@@ -218,17 +218,29 @@ func refused(err error) bool {
 	return false
 }
 
-// CheckSQLiteDir checks, without opening the database, that the directory of an SQLite dsn's
-// file exists: SQLite would report a missing one as "unable to open database file: out of
-// memory".
+// CheckSQLiteDir checks, without opening the database, that an SQLite dsn's file can be opened
+// for writing: its directory exists and is a directory, and the file, or the directory when the
+// file is still to be created, is writable. SQLite reports each of those as "unable to open
+// database file: out of memory", which names neither the file nor the fix.
 func CheckSQLiteDir(dsn string) error {
 	where := SQLitePath(dsn)
 	if where == "" || strings.HasPrefix(where, "file:") || strings.HasPrefix(where, ":memory:") {
 		return nil
 	}
 	dir := filepath.Dir(where)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("the directory %s does not exist (qctl creates the database file, not its directory)", dir)
+	case err == nil && !st.IsDir():
+		return fmt.Errorf("%s is not a directory, so the database %s cannot be in it", dir, where)
+	}
+	if _, err := os.Stat(where); errors.Is(err, fs.ErrNotExist) {
+		if !writable(dir) {
+			return fmt.Errorf("the directory %s is not writable by this user, and the database %s is to be created there", dir, where)
+		}
+	} else if err == nil && !writable(where) {
+		return fmt.Errorf("the database %s is not writable by this user", where)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +168,47 @@ func TestOpenRefusedIsNotUnavailable(t *testing.T) {
 				t.Fatalf("Open(%s) = %v, want an error that is not ErrUnreachable", tc.dsn, err)
 			}
 		})
+	}
+}
+
+// TestCheckSQLiteDirNamesTheProblem: what SQLite reports as "out of memory" is named before the
+// database is opened: a missing directory, a "directory" that is a file, and (for a user other
+// than root, whom access(2) lets write anything) a directory or file that cannot be written.
+func TestCheckSQLiteDirNamesTheProblem(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for dsn, want := range map[string]string{
+		filepath.Join(dir, "nodir", "q.db"): "nodir does not exist",
+		filepath.Join(file, "q.db"):         "plain is not a directory",
+		filepath.Join(dir, "q.db") + "?x=1": "",
+		"file::memory:?cache=shared":        "",
+	} {
+		err := CheckSQLiteDir(dsn)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("CheckSQLiteDir(%q) = %v, want %q", dsn, err, want)
+		}
+	}
+	if _, err := Open(context.Background(), SQLite, filepath.Join(file, "q.db")); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("Open under a file: %v, want the check's error", err)
+	}
+	if os.Geteuid() == 0 {
+		t.Log("running as root: access(2) grants writing everything, so the unwritable cases are not checked")
+		return
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSQLiteDir(filepath.Join(ro, "q.db")); err == nil || !strings.Contains(err.Error(), "is not writable") {
+		t.Errorf("a database to create in a read-only directory: %v, want it named not writable", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ro.db"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSQLiteDir(filepath.Join(dir, "ro.db")); err == nil || !strings.Contains(err.Error(), "ro.db is not writable") {
+		t.Errorf("a read-only database file: %v, want it named not writable", err)
 	}
 }
