@@ -43,8 +43,13 @@ func (d *Duties) batchOf(ctx context.Context, command *jobs.SerializedObject) (*
 // $this->batch()->cancelled(); the job then counts as done in its batch.
 func (d *Duties) skipCancelled(ctx context.Context, command *jobs.SerializedObject) error {
 	b, _, err := d.batchOf(ctx, command)
-	if err != nil || b == nil || !b.Cancelled() {
-		return err
+	if err != nil {
+		// Laravel reads the batch inside the job's run: a table it cannot read now fails this
+		// attempt, and the job is retried as its tries say, not failed at once.
+		return worker.AttemptFailed(err)
+	}
+	if b == nil || !b.Cancelled() {
+		return nil
 	}
 	return fmt.Errorf("%s: batch %s was cancelled: %w", command.Class, b.ID, worker.ErrSkip)
 }

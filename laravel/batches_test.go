@@ -3,8 +3,10 @@ package laravel
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/qctl/qctl/internal/sqldb"
 	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/migrations"
+	"github.com/qctl/qctl/worker"
 )
 
 // openTestBatches creates a job_batches table of its own in dialect's test database.
@@ -167,5 +170,40 @@ func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
 	}
 	if b, err := r.Find(ctx, "b-1"); err != nil || b.PendingJobs != 0 {
 		t.Fatalf("batch after its two jobs: %+v, %v; want 0 pending", b, err)
+	}
+}
+
+// TestUnreadableBatchFailsTheAttempt: a job of a batch whose table cannot be read now fails its
+// attempt (worker.ErrAttemptFailed: retried as its tries say, as in Laravel, where the batch is
+// read inside the run), not the job; a job of no batch does not notice.
+func TestUnreadableBatchFailsTheAttempt(t *testing.T) {
+	ctx := context.Background()
+	d := New(Options{
+		Open: func(context.Context, string) (connectors.Queue, string, error) {
+			return nullqueue.New(), "default", nil
+		},
+		OpenBatches: func(ctx context.Context) (*Batches, error) {
+			return OpenBatches(ctx, sqldb.Postgres, "host=127.0.0.1 port=1 user=postgres dbname=test sslmode=disable connect_timeout=1", "")
+		},
+	})
+	job := func(props string) *jobs.Job {
+		t.Helper()
+		class := `App\Jobs\Step`
+		raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := jobs.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
+	}
+	if err := d.Before(ctx, job(`0:{}`)); err != nil {
+		t.Fatalf("a job of no batch: %v", err)
+	}
+	err := d.Before(ctx, job(`1:{s:7:"batchId";s:3:"b-1";}`))
+	if !errors.Is(err, worker.ErrAttemptFailed) || !strings.Contains(err.Error(), "b-1") {
+		t.Fatalf("a batched job with its table unreachable: %v, want an attempt failure naming the batch", err)
 	}
 }

@@ -13,7 +13,8 @@ import (
 // job's outcome, so a Go or exec handler leaves behind the state PHP's worker would.
 type Duties interface {
 	// Before runs after the job is decoded and before its handler; it may rewrite job.Payload
-	// (a decrypted command). An error fails the job at once, without its after-failure duties.
+	// (a decrypted command). An error fails the job at once, without its after-failure duties,
+	// unless it was made with AttemptFailed.
 	Before(ctx context.Context, job *jobs.Job) error
 	// Succeeded runs after the handler returned nil and before the job is deleted. An error is
 	// handled as the handler's own would be: the job is released or failed.
@@ -27,6 +28,20 @@ type Duties interface {
 // a job of a cancelled Laravel batch (whose PHP handler would return at once): the handler is not
 // called, Succeeded runs, and the job is deleted.
 var ErrSkip = errors.New("skipped")
+
+// ErrAttemptFailed is matched (errors.Is) by an error made with AttemptFailed.
+var ErrAttemptFailed = errors.New("the attempt failed")
+
+// AttemptFailed marks err, returned by Duties.Before, as failing the attempt rather than the job:
+// the job is then released or failed as its tries say, as after an error of its handler. It is
+// for what may pass, such as a store Before must read being unreachable; a job Before can never
+// prepare (an encrypted one without the key) is better failed at once. The message is err's.
+func AttemptFailed(err error) error { return attemptFailed{err} }
+
+type attemptFailed struct{ err error }
+
+func (e attemptFailed) Error() string   { return e.err.Error() }
+func (e attemptFailed) Unwrap() []error { return []error{e.err, ErrAttemptFailed} }
 
 // noDuties is the worker's Duties when Deps has none: plain job runs.
 type noDuties struct{}

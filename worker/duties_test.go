@@ -100,3 +100,37 @@ func TestDutiesRunWhereTheOutcomeIsApplied(t *testing.T) {
 		}
 	}
 }
+
+// flakyBefore's Before fails its first call with AttemptFailed, as a batches table that cannot be
+// reached for a moment does.
+type flakyBefore struct {
+	recordingDuties
+	calls int
+}
+
+func (d *flakyBefore) Before(ctx context.Context, j *jobs.Job) error {
+	d.calls++
+	if d.calls == 1 {
+		return worker.AttemptFailed(errors.New("job batches: database unreachable"))
+	}
+	return d.recordingDuties.Before(ctx, j)
+}
+
+// TestBeforeCanFailOnlyTheAttempt: a Before error made with AttemptFailed is handled as the
+// handler's own error would be (released while tries are left, then run), not failed at once.
+func TestBeforeCanFailOnlyTheAttempt(t *testing.T) {
+	b := setup(t)
+	ran := 0
+	b.handlers.Register("Batched", func(context.Context, *jobs.Job) error { ran++; return nil })
+	b.push("default", "Batched", nil)
+	d := &flakyBefore{}
+	w := worker.New(worker.Deps{Queue: b.queue, Handlers: b.handlers, Failed: b.failed, Report: b.events.add, Now: b.clock.Now, Duties: d},
+		worker.Options{Connection: "database", Tries: 2, StopWhenEmpty: true})
+	b.run(w)
+	if ran != 1 || b.events.count(worker.EventReleased) != 1 || len(b.failedRecords()) != 0 {
+		t.Fatalf("ran %d, released %d, failed %d; want released once, then run", ran, b.events.count(worker.EventReleased), len(b.failedRecords()))
+	}
+	if !errors.Is(worker.AttemptFailed(errors.New("x")), worker.ErrAttemptFailed) || worker.AttemptFailed(errors.New("x")).Error() != "x" {
+		t.Error("AttemptFailed must match ErrAttemptFailed and keep its error's text")
+	}
+}

@@ -65,6 +65,16 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	if err := pol.Admit(p, attempts, start); err != nil {
 		return w.failJob(r, ev, start, job, err)
 	}
+	var count func() (int, error)
+	if attempts == 0 && counter != nil {
+		count = func() (int, error) { return w.countAttempts(counter, r) }
+	}
+	job.SetAttempts(attempts, count)
+	// A failure needs the count (backoff is indexed by it); the policy asks only then.
+	attemptsNow := func() int {
+		ev.Attempts = job.Attempts()
+		return ev.Attempts
+	}
 	if err := w.duties.Before(ctx, job); errors.Is(err, ErrSkip) {
 		if err := w.succeeded(job); err != nil {
 			return w.release(r, ev, start, pol.BackoffAfter(p, attempts), false, err)
@@ -72,6 +82,8 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		ev.Type, ev.Duration, ev.Error = EventProcessed, w.now().Sub(start), err.Error()
 		w.report(ev)
 		return result{job: r, outcome: outcomeDone}
+	} else if errors.Is(err, ErrAttemptFailed) {
+		return w.apply(r, ev, start, job, pol.Decide(Run{Payload: p, Ending: Errored, Err: err, Attempts: attemptsNow}), err, false)
 	} else if err != nil {
 		return w.fail(r, ev, start, err)
 	}
@@ -80,11 +92,6 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 		return w.apply(r, ev, start, job, pol.Decide(Run{Payload: p, Ending: Unhandled, Err: err}), err, false)
 	}
 
-	var count func() (int, error)
-	if attempts == 0 && counter != nil {
-		count = func() (int, error) { return w.countAttempts(counter, r) }
-	}
-	job.SetAttempts(attempts, count)
 	err, abandoned := w.runHandler(ctx, handler, job, r, pol.RunTimeout(p))
 	if err == nil {
 		err = w.succeeded(job) // a duty that could not be done fails the attempt, as in Laravel
@@ -98,11 +105,7 @@ func (w *Worker) execute(ctx context.Context, r *connectors.Reserved) result {
 	case ctx.Err() != nil:
 		ending = Interrupted // a hard stop cancelled the job: give it straight back, it did not fail
 	}
-	// A failure needs the count (backoff is indexed by it); the policy asks only then.
-	d := pol.Decide(Run{Payload: p, Ending: ending, Err: err, Attempts: func() int {
-		ev.Attempts = job.Attempts()
-		return ev.Attempts
-	}})
+	d := pol.Decide(Run{Payload: p, Ending: ending, Err: err, Attempts: attemptsNow})
 	return w.apply(r, ev, start, job, d, err, abandoned)
 }
 
