@@ -43,10 +43,37 @@ type wakeup struct {
 	wal     walStamp              // SQLite: the write-ahead log when maxID was read
 }
 
-// walStamp is what a commit changes in SQLite's write-ahead log file.
+// walStamp is what a commit changes in SQLite's write-ahead log: the log file's size and time,
+// and the header of its index (the -shm file), whose change counter every commit moves. The
+// file's size and time alone miss commits: once the log has been checkpointed a commit writes it
+// again from the start (the size stays), and a file's time moves in ticks of a few milliseconds.
 type walStamp struct {
-	size  int64
-	mtime time.Time
+	size   int64
+	mtime  time.Time
+	header [walIndexHeaderSize]byte
+}
+
+// walIndexHeaderSize is the size of the WAL-index header SQLite keeps at the start of the -shm
+// file (iVersion, iChange, mxFrame, salts, checksums: https://sqlite.org/walformat.html).
+const walIndexHeaderSize = 48
+
+// readWALStamp reads the stamp of the log at wal; ok is false when the log or its index cannot
+// be read (no commit has made them yet), and the caller then asks the database itself.
+func readWALStamp(wal string) (stamp walStamp, ok bool) {
+	fi, err := os.Stat(wal)
+	if err != nil {
+		return stamp, false
+	}
+	f, err := os.Open(strings.TrimSuffix(wal, "-wal") + "-shm")
+	if err != nil {
+		return stamp, false
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(stamp.header[:], 0); err != nil {
+		return stamp, false
+	}
+	stamp.size, stamp.mtime = fi.Size(), fi.ModTime()
+	return stamp, true
 }
 
 // queueWake counts one queue's notifications and how many a pop or a Wait has already covered.
@@ -247,8 +274,8 @@ func (q *Queue) Wait(ctx context.Context, queue string, d time.Duration) (bool, 
 func (q *Queue) probe(ctx context.Context) (bool, error) {
 	var stamp walStamp
 	if q.dialect == sqldb.SQLite {
-		if fi, err := os.Stat(q.walFile); err == nil {
-			stamp = walStamp{fi.Size(), fi.ModTime()}
+		if st, ok := readWALStamp(q.walFile); ok {
+			stamp = st
 			q.wake.mu.Lock()
 			same := q.wake.probed && stamp == q.wake.wal
 			q.wake.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -258,5 +259,47 @@ func TestPostgresReserveCommitsAsynchronously(t *testing.T) {
 		if got := setting("after "+step.name, conn); got != "on" {
 			t.Errorf("synchronous_commit after the %s committed = %s, want on (set_config must be local)", step.name, got)
 		}
+	}
+}
+
+// TestProbeSeesACommitThatKeepsTheLogsSizeAndTime: once SQLite's log has been checkpointed, the
+// next commit writes it again from the start, so its size stays, and a file's time moves only in
+// ticks of a few milliseconds: a wait that compared only those missed the push until its
+// fallback (seen in CI: TestWaitWakesOnPush/sqlite waited 30 s). The log index's header, which
+// every commit changes, is compared too.
+func TestProbeSeesACommitThatKeepsTheLogsSizeAndTime(t *testing.T) {
+	ctx := context.Background()
+	waiter, pusher := waitSetup(t, setup(t, sqldb.SQLite), false)
+	for i := range 20 { // a log longer than the next commit needs
+		if _, err := pusher.Push(ctx, "other", []byte(fmt.Sprintf(`{"job":"Fill","n":%d}`, i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pusher.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waiter.probe(ctx); err != nil { // the baseline
+		t.Fatal(err)
+	}
+	before, err := os.Stat(waiter.walFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pusher.Push(ctx, "default", []byte(`{"job":"Wake"}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	// As if the commit fell in the same tick of the file system's clock.
+	if err := os.Chtimes(waiter.walFile, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(waiter.walFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("setup: the log went from %d bytes to %d (want the commit written over its start)", before.Size(), after.Size())
+	}
+	if moved, err := waiter.probe(ctx); err != nil || !moved {
+		t.Fatalf("probe after a push = %v, %v; want it seen", moved, err)
 	}
 }
