@@ -131,20 +131,7 @@ func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
 		},
 		OpenBatches: func(context.Context) (*Batches, error) { opened++; return r, nil },
 	})
-	job := func(props string) *jobs.Job {
-		t.Helper()
-		class := `App\Jobs\Step`
-		raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := jobs.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
-	}
-	plain := job(`0:{}`)
+	plain := stepJob(t, `0:{}`)
 	for range 3 {
 		if err := d.Before(ctx, plain); err != nil {
 			t.Fatal(err)
@@ -156,7 +143,7 @@ func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
 	if opened != 0 {
 		t.Fatalf("jobs of no batch opened the batches table %d times", opened)
 	}
-	batched := job(`1:{s:7:"batchId";s:3:"b-1";}`)
+	batched := stepJob(t, `1:{s:7:"batchId";s:3:"b-1";}`)
 	for range 2 {
 		if err := d.Before(ctx, batched); err != nil {
 			t.Fatal(err)
@@ -186,24 +173,27 @@ func TestUnreadableBatchFailsTheAttempt(t *testing.T) {
 			return OpenBatches(ctx, sqldb.Postgres, "host=127.0.0.1 port=1 user=postgres dbname=test sslmode=disable connect_timeout=1", "")
 		},
 	})
-	job := func(props string) *jobs.Job {
-		t.Helper()
-		class := `App\Jobs\Step`
-		raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := jobs.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
-	}
-	if err := d.Before(ctx, job(`0:{}`)); err != nil {
+	if err := d.Before(ctx, stepJob(t, `0:{}`)); err != nil {
 		t.Fatalf("a job of no batch: %v", err)
 	}
-	err := d.Before(ctx, job(`1:{s:7:"batchId";s:3:"b-1";}`))
+	err := d.Before(ctx, stepJob(t, `1:{s:7:"batchId";s:3:"b-1";}`))
 	if !errors.Is(err, worker.ErrAttemptFailed) || !strings.Contains(err.Error(), "b-1") {
 		t.Fatalf("a batched job with its table unreachable: %v, want an attempt failure naming the batch", err)
 	}
+}
+
+// stepJob is an object job of App\Jobs\Step whose serialized properties are props (say
+// `1:{s:7:"batchId";s:3:"b-1";}`), as the worker hands it to the duties.
+func stepJob(t *testing.T, props string) *jobs.Job {
+	t.Helper()
+	class := `App\Jobs\Step`
+	raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jobs.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
 }
