@@ -15,7 +15,6 @@ import (
 	"github.com/qctl/qctl/connectors/connectortest"
 	"github.com/qctl/qctl/connectors/nullqueue"
 	"github.com/qctl/qctl/internal/sqldb"
-	"github.com/qctl/qctl/jobs"
 	"github.com/qctl/qctl/migrations"
 	"github.com/qctl/qctl/worker"
 )
@@ -131,7 +130,7 @@ func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
 		},
 		OpenBatches: func(context.Context) (*Batches, error) { opened++; return r, nil },
 	})
-	plain := stepJob(t, `0:{}`)
+	plain := objectJob(t, `App\Jobs\Step`, `0:{}`)
 	for range 3 {
 		if err := d.Before(ctx, plain); err != nil {
 			t.Fatal(err)
@@ -143,7 +142,7 @@ func TestBatchesTableOpensOnTheFirstBatchedJob(t *testing.T) {
 	if opened != 0 {
 		t.Fatalf("jobs of no batch opened the batches table %d times", opened)
 	}
-	batched := stepJob(t, `1:{s:7:"batchId";s:3:"b-1";}`)
+	batched := objectJob(t, `App\Jobs\Step`, `1:{s:7:"batchId";s:3:"b-1";}`)
 	for range 2 {
 		if err := d.Before(ctx, batched); err != nil {
 			t.Fatal(err)
@@ -173,27 +172,11 @@ func TestUnreadableBatchFailsTheAttempt(t *testing.T) {
 			return OpenBatches(ctx, sqldb.Postgres, "host=127.0.0.1 port=1 user=postgres dbname=test sslmode=disable connect_timeout=1", "")
 		},
 	})
-	if err := d.Before(ctx, stepJob(t, `0:{}`)); err != nil {
+	if err := d.Before(ctx, objectJob(t, `App\Jobs\Step`, `0:{}`)); err != nil {
 		t.Fatalf("a job of no batch: %v", err)
 	}
-	err := d.Before(ctx, stepJob(t, `1:{s:7:"batchId";s:3:"b-1";}`))
+	err := d.Before(ctx, objectJob(t, `App\Jobs\Step`, `1:{s:7:"batchId";s:3:"b-1";}`))
 	if !errors.Is(err, worker.ErrAttemptFailed) || !strings.Contains(err.Error(), "b-1") {
 		t.Fatalf("a batched job with its table unreachable: %v, want an attempt failure naming the batch", err)
 	}
-}
-
-// stepJob is an object job of App\Jobs\Step whose serialized properties are props (say
-// `1:{s:7:"batchId";s:3:"b-1";}`), as the worker hands it to the duties.
-func stepJob(t *testing.T, props string) *jobs.Job {
-	t.Helper()
-	class := `App\Jobs\Step`
-	raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := jobs.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &jobs.Job{Connection: "database", Payload: p, Raw: raw}
 }

@@ -17,8 +17,14 @@ import (
 // uniqueJob is a Laravel object job of class with uniqueId 42, as the worker hands it to duties.
 func uniqueJob(t *testing.T, class string) *jobs.Job {
 	t.Helper()
-	command := fmt.Sprintf(`O:%d:"%s":1:{s:8:"uniqueId";s:2:"42";}`, len(class), class)
-	raw, err := jobs.NewObjectPayload(class, command).Encode()
+	return objectJob(t, class, `1:{s:8:"uniqueId";s:2:"42";}`)
+}
+
+// objectJob is a Laravel object job of class whose serialized properties are props (say
+// `1:{s:7:"batchId";s:3:"b-1";}`), as the worker hands it to the duties.
+func objectJob(t *testing.T, class, props string) *jobs.Job {
+	t.Helper()
+	raw, err := jobs.NewObjectPayload(class, fmt.Sprintf(`O:%d:"%s":%s`, len(class), class, props)).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
