@@ -26,17 +26,15 @@ func fetchesFor(q connectors.Queue) int {
 	return maxFetches
 }
 
-// fetchRequest asks a fetcher for up to n jobs; taken is loop.taken when it was made.
-type fetchRequest struct {
-	n     int
-	taken uint64
-}
+// fetchRequest asks a fetcher for up to n jobs; taken is how many jobs the loop had taken back
+// (loop.processed) when it was made.
+type fetchRequest struct{ n, taken int }
 
 // fetchResult is what a fetch hands back: how many slots it had claimed and how many jobs it
 // started in them.
 type fetchResult struct {
 	claimed, started int
-	taken            uint64 // the request's
+	taken            int // the request's
 
 	took    time.Duration // the fetch's round trips, on the monotonic clock
 	paused  bool          // the worker was paused before the fetch could pop
@@ -54,7 +52,7 @@ func (l *loop) startFetch(n int) {
 	l.fetches++
 	l.fetched = true
 	l.popDue = false
-	l.fetchReq <- fetchRequest{n: n, taken: l.taken}
+	l.fetchReq <- fetchRequest{n: n, taken: l.processed}
 }
 
 // fetcher serves startFetch's requests for the whole Run (maxFetches of them run), so a fetch

@@ -237,7 +237,6 @@ type loop struct {
 	maxFetches       int // how many may be: maxFetches, or 1 (see fetchesFor)
 	gathering            // holds a few free slots back while short jobs are about to free more
 	processed        int
-	taken            uint64     // jobs taken back so far (results booked by take)
 	completer        *completer // deletes finished jobs off the loop's goroutine
 	reason           StopReason
 	restartValue     string
@@ -246,7 +245,7 @@ type loop struct {
 	backingOff       bool   // backOff is waiting: fetch errors are part of the outage it waits out
 	fetched          bool   // a pop was tried: limits checked "after a job" apply from now on
 	empty            bool   // a fetch found every queue empty
-	emptyAfter       uint64 // the latest empty fetch began after this many jobs were taken back
+	emptyAfter       int    // the latest empty fetch began after this many jobs were taken back
 	fetchErr         error  // the last fetch's error, not yet acted on
 	waiting          bool   // a backend wait runs on a goroutine of its own; it answers on waitDone
 	waitDone         chan error
@@ -300,7 +299,7 @@ func (l *loop) run() StopReason {
 			if l.inflight == 0 && (w.opts.StopWhenEmpty || w.opts.Once) {
 				// Only a pop begun after the last job ended may say so: a job released (or
 				// one that pushed) while an earlier pop found nothing is ready again.
-				if l.emptyAfter == l.taken {
+				if l.emptyAfter == l.processed {
 					l.reason = StopEmpty
 				}
 				continue
@@ -381,7 +380,6 @@ func (l *loop) collect(block bool) {
 func (l *loop) take(r result) {
 	l.inflight--
 	l.processed++
-	l.taken++
 	l.jobTime.add(r.took)
 	if r.outcome == outcomeDone || r.outcome == outcomeFailed {
 		l.completer.add(r.job)
