@@ -88,7 +88,7 @@ func Open(ctx context.Context, dialect, dsn string) (*gorm.DB, error) {
 	switch dialect {
 	case SQLite:
 		where = SQLitePath(dsn)
-		if err := CheckSQLiteDir(dsn); err != nil {
+		if err := CheckSQLiteFile(dsn); err != nil {
 			return nil, unavailable(dialect, where, err)
 		}
 		sqlDB, err = sql.Open("sqlite", sqliteDSN(dsn))
@@ -218,11 +218,11 @@ func refused(err error) bool {
 	return false
 }
 
-// CheckSQLiteDir checks, without opening the database, that an SQLite dsn's file can be opened
+// CheckSQLiteFile checks, without opening the database, that an SQLite dsn's file can be opened
 // for writing: its directory exists and is a directory, and the file, or the directory when the
 // file is still to be created, is writable. SQLite reports each of those as "unable to open
 // database file: out of memory", which names neither the file nor the fix.
-func CheckSQLiteDir(dsn string) error {
+func CheckSQLiteFile(dsn string) error {
 	where := SQLitePath(dsn)
 	if where == "" || strings.HasPrefix(where, "file:") || strings.HasPrefix(where, ":memory:") {
 		return nil

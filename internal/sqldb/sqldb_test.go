@@ -171,10 +171,10 @@ func TestOpenRefusedIsNotUnavailable(t *testing.T) {
 	}
 }
 
-// TestCheckSQLiteDirNamesTheProblem: what SQLite reports as "out of memory" is named before the
+// TestCheckSQLiteFileNamesTheProblem: what SQLite reports as "out of memory" is named before the
 // database is opened: a missing directory, a "directory" that is a file, and (for a user other
 // than root, whom access(2) lets write anything) a directory or file that cannot be written.
-func TestCheckSQLiteDirNamesTheProblem(t *testing.T) {
+func TestCheckSQLiteFileNamesTheProblem(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "plain")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
@@ -186,9 +186,9 @@ func TestCheckSQLiteDirNamesTheProblem(t *testing.T) {
 		filepath.Join(dir, "q.db") + "?x=1": "",
 		"file::memory:?cache=shared":        "",
 	} {
-		err := CheckSQLiteDir(dsn)
+		err := CheckSQLiteFile(dsn)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
-			t.Errorf("CheckSQLiteDir(%q) = %v, want %q", dsn, err, want)
+			t.Errorf("CheckSQLiteFile(%q) = %v, want %q", dsn, err, want)
 		}
 	}
 	if _, err := Open(context.Background(), SQLite, filepath.Join(file, "q.db")); err == nil || !strings.Contains(err.Error(), "is not a directory") {
@@ -202,13 +202,13 @@ func TestCheckSQLiteDirNamesTheProblem(t *testing.T) {
 	if err := os.Mkdir(ro, 0o555); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckSQLiteDir(filepath.Join(ro, "q.db")); err == nil || !strings.Contains(err.Error(), "is not writable") {
+	if err := CheckSQLiteFile(filepath.Join(ro, "q.db")); err == nil || !strings.Contains(err.Error(), "is not writable") {
 		t.Errorf("a database to create in a read-only directory: %v, want it named not writable", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ro.db"), nil, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckSQLiteDir(filepath.Join(dir, "ro.db")); err == nil || !strings.Contains(err.Error(), "ro.db is not writable") {
+	if err := CheckSQLiteFile(filepath.Join(dir, "ro.db")); err == nil || !strings.Contains(err.Error(), "ro.db is not writable") {
 		t.Errorf("a read-only database file: %v, want it named not writable", err)
 	}
 }
