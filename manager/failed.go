@@ -38,10 +38,10 @@ type FailedLogger interface {
 
 // FailedLogger opens the failed store for a worker. With lazy, the store is opened only when a
 // job fails (a `listen` child should not pay a database connection for a store it rarely needs).
-// A store on SQLite is always opened that way, after checking that its file can be written (sqldb.CheckSQLiteFile): it creates its own
-// table, so opening it early would find nothing more, and a worker whose queue is on another
-// backend then never loads the SQLite engine at all (about 2 MB of a worker's memory) unless a
-// job fails. When the config discards failed jobs it returns a logger that drops them.
+// A store on SQLite is always opened that way, after checking that its file can be written
+// (sqldb.CheckSQLiteFile): it creates its own table, so opening it early would find nothing
+// more, and a worker whose queue is on another backend then never loads the SQLite engine at all
+// (about 2 MB of a worker's memory) unless a job fails. When the config discards failed jobs it returns a logger that drops them.
 func (m *Manager) FailedLogger(ctx context.Context, lazy bool) (FailedLogger, error) {
 	switch f := m.cfg.Failed; {
 	case m.FailedDiscarded():
